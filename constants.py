@@ -1,0 +1,240 @@
+"""Deployment settings, read from the environment and from a `.env` file beside the scripts.
+
+A variable already set in the environment wins over the `.env` file. Each setting is
+checked the first time a script reads it (`constants.CLUSTER_NAME`), so a script only
+complains about the settings it uses. A bad or missing value raises `SettingError`, whose
+message names the variable, the value, what is allowed and where the value came from.
+
+`ENV_FILE` (environment only) points at another file instead of `.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values, load_dotenv
+
+# Fixed names: what the scripts call the things they create, so they can find them again.
+CONTAINER_NAME = "sd-apiserver"
+STARTED_BY = "sd-apiserver-demo"
+PROJECT_TAG = {"key": "project", "value": "smartyzedetect-ecs-demo"}
+DATA_VOLUME = "sd-data"
+DATA_PATH = "/var/data"
+
+DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
+
+# Fargate's allowed task memory (MiB) for each task cpu (units of 1/1024 vCPU).
+FARGATE_MEMORY = {
+    256: range(512, 2048 + 1, 512),
+    512: range(1024, 4096 + 1, 1024),
+    1024: range(2048, 8192 + 1, 1024),
+    2048: range(4096, 16384 + 1, 1024),
+    4096: range(8192, 30720 + 1, 1024),
+    8192: range(16384, 61440 + 1, 4096),
+    16384: range(32768, 122880 + 1, 8192),
+}
+
+
+class SettingError(Exception):
+    """A setting is missing or has a value the scripts cannot use."""
+
+
+def load_env_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """Load `path` (default: `$ENV_FILE`, else `.env` beside this file) without overriding the environment."""
+    global ENV_FILE, _FROM_FILE
+    ENV_FILE = Path(path or os.environ.get("ENV_FILE") or Path(__file__).with_name(".env"))
+    values = dotenv_values(ENV_FILE) if ENV_FILE.is_file() else {}
+    _FROM_FILE = {name: value for name, value in values.items() if name not in os.environ}
+    load_dotenv(ENV_FILE, override=False)
+    return ENV_FILE
+
+
+def source(name: str) -> str:
+    """Where the current value of `name` comes from, for error messages."""
+    if name not in os.environ:
+        return "not set"
+    if name in _FROM_FILE and os.environ[name] == _FROM_FILE[name]:
+        return f"from {ENV_FILE}"
+    return "from the environment"
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _bad(name: str, value: str, allowed: str) -> SettingError:
+    return SettingError(f"{name}={value!r} ({source(name)}) is not valid: {allowed}")
+
+
+def _missing(name: str, allowed: str) -> SettingError:
+    return SettingError(
+        f"{name} is not set (in the environment or {ENV_FILE}): set it to {allowed}"
+    )
+
+
+def _pattern(regex: str, allowed: str) -> Callable[[str, str], str]:
+    compiled = re.compile(regex)
+
+    def check(name: str, value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise _bad(name, value, allowed)
+        return value
+
+    return check
+
+
+def _id_list(regex: str, allowed: str, most: int) -> Callable[[str, str], list[str]]:
+    compiled = re.compile(regex)
+
+    def check(name: str, value: str) -> list[str]:
+        ids = [part.strip() for part in value.split(",")]
+        if not ids or len(ids) > most or not all(compiled.fullmatch(i) for i in ids):
+            raise _bad(name, value, allowed)
+        return ids
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], int]:
+    def check(name: str, value: str) -> int:
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise _bad(name, value, f"a whole number from {low} to {high}")
+        return int(value)
+
+    return check
+
+
+def _numbered(meanings: dict[int, str]) -> Callable[[str, str], int]:
+    allowed = ", ".join(f"{number} ({meaning})" for number, meaning in meanings.items())
+
+    def check(name: str, value: str) -> int:
+        if not value.isdigit() or int(value) not in meanings:
+            raise _bad(name, value, "one of " + allowed)
+        return int(value)
+
+    return check
+
+
+def _choice(*choices: str) -> Callable[[str, str], str]:
+    def check(name: str, value: str) -> str:
+        if value.upper() not in choices:
+            raise _bad(name, value, "one of " + ", ".join(choices))
+        return value.upper()
+
+    return check
+
+
+def _task_cpu(name: str, value: str) -> int:
+    allowed = "one of " + ", ".join(map(str, FARGATE_MEMORY)) + " (1024 = 1 vCPU)"
+    if not value.isdigit() or int(value) not in FARGATE_MEMORY:
+        raise _bad(name, value, allowed)
+    return int(value)
+
+
+def _task_memory(name: str, value: str) -> int:
+    cpu = _resolve("TASK_CPU")
+    allowed = FARGATE_MEMORY[cpu]
+    if not value.isdigit() or int(value) not in allowed:
+        raise _bad(
+            name,
+            value,
+            f"with TASK_CPU={cpu} Fargate allows {allowed.start} to {allowed.stop - 1} MiB "
+            f"in steps of {allowed.step}",
+        )
+    return int(value)
+
+
+_NAME = r"[A-Za-z0-9_-]{1,255}"
+_NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
+
+# name: (check, default, what to tell a person who has not set it; None: optional)
+_SETTINGS: dict[str, tuple[Callable[[str, str], Any], str | None, str | None]] = {
+    "AWS_PROFILE_NAME": (_pattern(r"\S+", "a profile name from ~/.aws/config"), None, None),
+    "CLUSTER_NAME": (_pattern(_NAME, _NAME_ALLOWED), None, "a cluster name of " + _NAME_ALLOWED),
+    "TASK_FAMILY_NAME": (
+        _pattern(_NAME, _NAME_ALLOWED),
+        None,
+        "a task definition family name of " + _NAME_ALLOWED,
+    ),
+    "TASK_FAMILY_NAME_FULL": (
+        _pattern(_NAME + r":[1-9][0-9]*", "family:revision, such as sd-apiserver:3"),
+        None,
+        None,
+    ),
+    "IMAGE_NAME": (_pattern(r"\S+", "a container image reference"), DEFAULT_IMAGE, None),
+    "TASK_EXEC_ROLE": (
+        _pattern(
+            r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+",
+            "an IAM role ARN such as arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        ),
+        None,
+        "the ARN of your ECS task execution role (arn:aws:iam::ACCOUNT:role/NAME)",
+    ),
+    "SUBNET_NAME": (
+        _id_list(
+            r"subnet-[0-9a-f]{8,17}", "subnet ids (subnet-...), comma-separated, at most 16", 16
+        ),
+        None,
+        "one or more subnet ids (subnet-...), comma-separated",
+    ),
+    "SEC_GROUP_NAME": (
+        _id_list(
+            r"sg-[0-9a-f]{8,17}", "security group ids (sg-...), comma-separated, at most 5", 5
+        ),
+        None,
+        "one or more security group ids (sg-...), comma-separated",
+    ),
+    "TASK_CPU": (_task_cpu, "4096", None),
+    "TASK_MEMORY": (_task_memory, "8192", None),
+    "TASK_COUNT": (_integer(1, 10), "1", None),
+    "ASSIGN_PUBLIC_IP": (_choice("ENABLED", "DISABLED"), "ENABLED", None),
+    "SD_API_TRANSPORT": (
+        _numbered({1: "TCP socket", 2: "Unix socket", 4: "HTTP/REST, server 2.x"}),
+        "1",
+        None,
+    ),
+    "SD_API_TCP_PORT": (_integer(1026, 65535), "9090", None),
+    "SD_API_TCP_LOCAL": (_numbered({0: "all interfaces", 1: "localhost only"}), "0", None),
+    "SD_DEBUG_CRASH": (_numbered({0: "off", 1: "minidump to /var/data"}), "0", None),
+    "EFS_FILE_SYSTEM_ID": (
+        _pattern(r"fs-[0-9a-f]{8,17}", "an EFS file system id (fs-...)"),
+        None,
+        None,
+    ),
+    "LOG_GROUP": (
+        _pattern(r"[\w./#-]{1,512}", "a CloudWatch log group name (letters, digits, _ - / . #)"),
+        None,
+        None,
+    ),
+}
+
+
+def _resolve(name: str) -> Any:
+    check, default, required = _SETTINGS[name]
+    value = _raw(name)
+    if value is None:
+        if default is None:
+            if required is not None:
+                raise _missing(name, required)
+            return None
+        value = default
+    return check(name, value)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TASK_DEFINITION":
+        # What run_task.py starts: a pinned revision, else the family's latest ACTIVE one.
+        return __getattr__("TASK_FAMILY_NAME_FULL") or __getattr__("TASK_FAMILY_NAME")
+    if name not in _SETTINGS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _resolve(name)
+
+
+ENV_FILE: Path
+_FROM_FILE: dict[str, str | None] = {}
+load_env_file()

@@ -1,0 +1,33 @@
+"""Step 4 and step 6 check: list the tasks in the CLUSTER_NAME cluster that are meant to run.
+
+Only tasks whose desired status is RUNNING are listed, so once stop_task.py has run the
+list is empty even while a task is still shutting down.
+"""
+
+import sys
+
+import common
+import constants
+
+
+def list_tasks() -> int:
+    ecs = common.client("ecs")
+    arns = common.paginate(
+        ecs,
+        "list_tasks",
+        "taskArns",
+        cluster=constants.CLUSTER_NAME,
+        desiredStatus="RUNNING",
+    )
+    common.show({"taskArns": arns})
+    common.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    common.parse_args(__doc__, argv)
+    return common.run(list_tasks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

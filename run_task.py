@@ -1,0 +1,128 @@
+"""Step 3: start the API server as a Fargate task in the CLUSTER_NAME cluster.
+
+Starts the task definition TASK_FAMILY_NAME_FULL (or the newest revision of TASK_FAMILY_NAME)
+in SUBNET_NAME with SEC_GROUP_NAME. Each task bills until it is stopped, so this refuses to
+start another while one of ours is running, unless --count or --force says so.
+"""
+
+import argparse
+import sys
+
+from botocore.exceptions import ClientError
+
+import common
+import constants
+
+OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--count",
+        type=task_count,
+        help="how many tasks to start, 1 to 10 (default: TASK_COUNT); also allows starting "
+        "more while ours are running",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="start even though tasks of ours are running"
+    )
+
+
+def task_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 10")
+    return int(text)
+
+
+def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
+    """Warn when no ingress rule lets the demos in on `port`, or when one lets everybody in."""
+    try:
+        groups = ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
+    except ClientError as error:
+        if common.aws_error_code(error) not in common.DENIED_CODES:
+            raise
+        common.warn(f"could not check the security groups: {common.describe_client_error(error)}")
+        return
+    rules = [
+        rule
+        for group in groups
+        for rule in group["IpPermissions"]
+        if rule["IpProtocol"] == "-1"
+        or (rule["IpProtocol"] in ("tcp", "6") and rule["FromPort"] <= port <= rule["ToPort"])
+    ]
+    if not rules:
+        common.warn(
+            f"no inbound rule in {', '.join(group_ids)} allows TCP port {port}: the demos "
+            "will hang; add one for your own address"
+        )
+    sources = {r["CidrIp"] for rule in rules for r in rule.get("IpRanges", [])}
+    sources |= {r["CidrIpv6"] for rule in rules for r in rule.get("Ipv6Ranges", [])}
+    if sources & OPEN_TO_ALL:
+        common.warn(
+            f"TCP port {port} is open to the whole internet ({', '.join(sorted(sources & OPEN_TO_ALL))}): "
+            "fine for a short demo, never for production; prefer your own address"
+        )
+
+
+def run_task(args: argparse.Namespace) -> int:
+    count = args.count or constants.TASK_COUNT
+    task_definition = constants.TASK_DEFINITION
+    network_configuration = {
+        "awsvpcConfiguration": {
+            "subnets": constants.SUBNET_NAME,
+            "securityGroups": constants.SEC_GROUP_NAME,
+            "assignPublicIp": constants.ASSIGN_PUBLIC_IP,
+        }
+    }
+    port = constants.SD_API_TCP_PORT
+    ecs = common.client("ecs")
+
+    running = common.our_tasks(ecs)
+    if running and not (args.force or args.count):
+        raise common.StepFailed(
+            f"{len(running)} task(s) of ours already running in cluster {constants.CLUSTER_NAME} "
+            f"({', '.join(map(common.short_id, running))}); each one bills: stop them with "
+            "stop_task.py, or pass --force (or --count N) to start more"
+        )
+    warn_about_security_groups(common.client("ec2"), constants.SEC_GROUP_NAME, port)
+
+    response = ecs.run_task(
+        cluster=constants.CLUSTER_NAME,
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        platformVersion="LATEST",
+        count=count,
+        networkConfiguration=network_configuration,
+        startedBy=constants.STARTED_BY,
+        tags=[constants.PROJECT_TAG],
+    )
+    common.show(response)
+    started = [task["taskArn"] for task in response["tasks"]]
+    if response["failures"]:
+        for failure in response["failures"]:
+            common.say(
+                f"failure: {failure.get('arn', '')} {failure.get('reason', '')} "
+                f"{failure.get('detail', '')}".strip()
+            )
+        for arn in started:
+            # Nothing half-created: a partial start is undone.
+            ecs.stop_task(
+                cluster=constants.CLUSTER_NAME, task=arn, reason="run_task.py: partial start"
+            )
+            common.say(f"stopped {common.short_id(arn)}, started alongside the failure")
+        raise common.StepFailed(
+            f"ECS could not start {task_definition} in {constants.CLUSTER_NAME}"
+        )
+    for task in response["tasks"]:
+        common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
+    common.say("next: describe_task.py waits for it to run and prints its address")
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.parse_args(__doc__, argv, add_arguments)
+    return common.run(run_task, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Step 6: stop every task of ours in CLUSTER_NAME and wait until each one is STOPPED.
+
+"Ours" are the tasks run_task.py started; --all stops every running task in the cluster.
+"""
+
+import argparse
+import sys
+
+import common
+import constants
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all", action="store_true", help="stop every running task in the cluster, not only ours"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds to wait in all (default: 600)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=5, help="seconds between checks (default: 5)"
+    )
+
+
+def stop_tasks(args: argparse.Namespace) -> int:
+    cluster = constants.CLUSTER_NAME
+    ecs = common.client("ecs")
+    if args.all:
+        arns = common.paginate(
+            ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+        )
+    else:
+        arns = common.our_tasks(ecs)
+    if not arns:
+        common.say(
+            f"no running task {'' if args.all else 'of ours '}in cluster {cluster}: nothing to stop"
+        )
+        common.show({"tasks": []})
+        return common.EXIT_OK
+
+    for arn in arns:
+        ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
+        common.say(f"stopping task {common.short_id(arn)}")
+
+    tasks = common.wait_for_tasks(
+        ecs,
+        arns,
+        settled=lambda tasks: all(t["lastStatus"] == "STOPPED" for t in tasks),
+        timeout=args.timeout,
+        interval=args.interval,
+    )
+    common.show(
+        {
+            "tasks": [
+                {
+                    key: task.get(key)
+                    for key in ("taskArn", "lastStatus", "stopCode", "stoppedReason")
+                }
+                for task in tasks
+            ]
+        }
+    )
+    for task in tasks:
+        common.say(f"task {common.short_id(task['taskArn'])} is STOPPED")
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.parse_args(__doc__, argv, add_arguments)
+    return common.run(stop_tasks, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

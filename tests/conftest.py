@@ -1,0 +1,195 @@
+"""Shared fixtures: an isolated environment, a local ECS (moto) with a ready VPC, script runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Before anything imports boto3 or constants: no real profile, .env or metadata service.
+for name in list(os.environ):
+    if name.startswith("AWS_") or name in {"ENV_FILE"}:
+        del os.environ[name]
+os.environ.update(
+    AWS_EC2_METADATA_DISABLED="true",
+    AWS_ACCESS_KEY_ID="testing-key-id",
+    AWS_SECRET_ACCESS_KEY="testing-secret-do-not-print",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    ENV_FILE=os.devnull,
+)
+for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
+    del os.environ[name]
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.moto_api import state_manager  # noqa: E402
+
+import common  # noqa: E402
+import constants  # noqa: E402
+
+SETTING_NAMES = [
+    "AWS_PROFILE_NAME",
+    "CLUSTER_NAME",
+    "TASK_FAMILY_NAME",
+    "TASK_FAMILY_NAME_FULL",
+    "IMAGE_NAME",
+    "TASK_EXEC_ROLE",
+    "SUBNET_NAME",
+    "SEC_GROUP_NAME",
+    "TASK_CPU",
+    "TASK_MEMORY",
+    "TASK_COUNT",
+    "ASSIGN_PUBLIC_IP",
+    "SD_API_TRANSPORT",
+    "SD_API_TCP_PORT",
+    "SD_API_TCP_LOCAL",
+    "SD_DEBUG_CRASH",
+    "EFS_FILE_SYSTEM_ID",
+    "LOG_GROUP",
+]
+MY_ADDRESS = "203.0.113.7/32"
+EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def run(capsys):
+    """Call a script's main() in process; return its exit code and captured output."""
+
+    def call(module, *argv: str) -> Result:
+        capsys.readouterr()
+        code = module.main(list(argv))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+@pytest.fixture
+def clean_settings(monkeypatch):
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@dataclass
+class LocalAws:
+    ec2: object
+    ecs: object
+    vpc_id: str
+    subnet_id: str
+    group_id: str
+
+    def give_public_ip(self, task_arn: str) -> str:
+        """What Fargate does and moto does not: a public IP on the task's network interface."""
+        task = self.ecs.describe_tasks(cluster=os.environ["CLUSTER_NAME"], tasks=[task_arn])
+        details = task["tasks"][0]["attachments"][0]["details"]
+        eni = next(d["value"] for d in details if d["name"] == "networkInterfaceId")
+        allocation = self.ec2.allocate_address(Domain="vpc")
+        self.ec2.associate_address(
+            AllocationId=allocation["AllocationId"], NetworkInterfaceId=eni
+        )
+        return allocation["PublicIp"]
+
+
+@pytest.fixture
+def aws(clean_settings):
+    """moto's ECS and EC2 with what the tutorial's prerequisites ask of a person, and settings for them."""
+    with mock_aws():
+        # Keep tasks RUNNING until they are stopped, as real ECS does.
+        state_manager.set_transition(
+            model_name="ecs::task", transition={"progression": "manual", "times": 1_000_000_000}
+        )
+        ec2 = boto3.client("ec2")
+        ecs = boto3.client("ecs")
+        vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group_id = ec2.create_security_group(
+            GroupName="sd-apiserver", Description="API server", VpcId=vpc_id
+        )["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 9090,
+                    "ToPort": 9090,
+                    "IpRanges": [{"CidrIp": MY_ADDRESS}],
+                }
+            ],
+        )
+        for name, value in {
+            "CLUSTER_NAME": "sd-test",
+            "TASK_FAMILY_NAME": "sd-apiserver",
+            "TASK_EXEC_ROLE": EXEC_ROLE,
+            "SUBNET_NAME": subnet_id,
+            "SEC_GROUP_NAME": group_id,
+        }.items():
+            clean_settings.setenv(name, value)
+        yield LocalAws(ec2, ecs, vpc_id, subnet_id, group_id)
+
+
+@pytest.fixture
+def aws_calls(monkeypatch):
+    """Every AWS operation the scripts call, in order, by name."""
+    calls: list[str] = []
+    real_client = common.client
+
+    def counting_client(service):
+        aws_client = real_client(service)
+        aws_client.meta.events.register(
+            "before-call.*.*", lambda model, **_: calls.append(model.name)
+        )
+        return aws_client
+
+    monkeypatch.setattr(common, "client", counting_client)
+    return calls
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    """botocore Stubbers for answers moto cannot give; the scripts get the stubbed clients."""
+    from botocore.stub import Stubber
+
+    stubbers: dict[str, Stubber] = {}
+
+    def stubber(service: str) -> Stubber:
+        if service not in stubbers:
+            stubbers[service] = Stubber(boto3.client(service))
+            stubbers[service].activate()
+        return stubbers[service]
+
+    monkeypatch.setattr(common, "client", lambda service: stubber(service).client)
+    yield stubber
+    for each in stubbers.values():
+        each.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ready(aws, run):
+    """A cluster and a registered task definition, as after steps 1 and 2."""
+    import create_cluster
+    import register_task_definition
+
+    assert run(create_cluster).code == 0
+    assert run(register_task_definition).code == 0
+    return aws
