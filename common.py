@@ -153,15 +153,14 @@ def wait_for_tasks(
     start = time.monotonic()
     try:
         while True:
-            response = ecs.describe_tasks(cluster=constants.CLUSTER_NAME, tasks=arns)
-            if response["failures"]:
-                missing = ", ".join(
-                    f"{short_id(f['arn'])} ({f['reason']})" for f in response["failures"]
-                )
+            tasks = ecs.describe_tasks(cluster=constants.CLUSTER_NAME, tasks=arns)["tasks"]
+            known = {short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in arns if short_id(arn) not in known]
+            if missing:
                 raise StepFailed(
-                    f"ECS does not know task(s) {missing} in cluster {constants.CLUSTER_NAME}"
+                    f"ECS does not know task(s) {', '.join(missing)} in cluster "
+                    f"{constants.CLUSTER_NAME} (stopped tasks are forgotten after about an hour)"
                 )
-            tasks = response["tasks"]
             status = ", ".join(f"{short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
             elapsed = time.monotonic() - start
             if settled(tasks):

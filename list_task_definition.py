@@ -9,6 +9,11 @@ import common
 import constants
 
 
+def family_and_revision(arn: str) -> tuple[str, int]:
+    family, revision = common.short_id(arn).split(":")
+    return family, int(revision)
+
+
 def list_task_definitions() -> int:
     ecs = common.client("ecs")
     arns = common.paginate(
@@ -17,10 +22,13 @@ def list_task_definitions() -> int:
         "taskDefinitionArns",
         familyPrefix=constants.TASK_FAMILY_NAME,
         status="ACTIVE",
-        sort="DESC",
     )
-    # familyPrefix also matches longer family names that start with ours.
-    arns = [arn for arn in arns if common.short_id(arn).split(":")[0] == constants.TASK_FAMILY_NAME]
+    # familyPrefix also matches longer family names that start with ours; newest first.
+    arns = sorted(
+        (arn for arn in arns if family_and_revision(arn)[0] == constants.TASK_FAMILY_NAME),
+        key=lambda arn: family_and_revision(arn)[1],
+        reverse=True,
+    )
     common.show({"taskDefinitionArns": arns})
     if arns:
         common.say(

@@ -104,9 +104,7 @@ class LocalAws:
         details = task["tasks"][0]["attachments"][0]["details"]
         eni = next(d["value"] for d in details if d["name"] == "networkInterfaceId")
         allocation = self.ec2.allocate_address(Domain="vpc")
-        self.ec2.associate_address(
-            AllocationId=allocation["AllocationId"], NetworkInterfaceId=eni
-        )
+        self.ec2.associate_address(AllocationId=allocation["AllocationId"], NetworkInterfaceId=eni)
         return allocation["PublicIp"]
 
 
