@@ -34,7 +34,6 @@ from moto import mock_aws  # noqa: E402
 from moto.moto_api import state_manager  # noqa: E402
 
 import common  # noqa: E402
-import constants  # noqa: E402
 
 SETTING_NAMES = [
     "AWS_PROFILE_NAME",
