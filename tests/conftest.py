@@ -34,6 +34,7 @@ from moto import mock_aws  # noqa: E402
 from moto.moto_api import state_manager  # noqa: E402
 
 import common  # noqa: E402
+from rehearsal import local_aws  # noqa: E402
 
 SETTING_NAMES = [
     "AWS_PROFILE_NAME",
@@ -56,7 +57,7 @@ SETTING_NAMES = [
     "LOG_GROUP",
 ]
 MY_ADDRESS = "203.0.113.7/32"
-EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # what moto gives the role
 
 
 @dataclass
@@ -98,13 +99,7 @@ class LocalAws:
     group_id: str
 
     def give_public_ip(self, task_arn: str) -> str:
-        """What Fargate does and moto does not: a public IP on the task's network interface."""
-        task = self.ecs.describe_tasks(cluster=os.environ["CLUSTER_NAME"], tasks=[task_arn])
-        details = task["tasks"][0]["attachments"][0]["details"]
-        eni = next(d["value"] for d in details if d["name"] == "networkInterfaceId")
-        allocation = self.ec2.allocate_address(Domain="vpc")
-        self.ec2.associate_address(AllocationId=allocation["AllocationId"], NetworkInterfaceId=eni)
-        return allocation["PublicIp"]
+        return local_aws.give_public_ip(self.ecs, self.ec2, os.environ["CLUSTER_NAME"], task_arn)
 
 
 @pytest.fixture
@@ -117,32 +112,16 @@ def aws(clean_settings):
         )
         ec2 = boto3.client("ec2")
         ecs = boto3.client("ecs")
-        vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
-        subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        group_id = ec2.create_security_group(
-            GroupName="sd-apiserver", Description="API server", VpcId=vpc_id
-        )["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=group_id,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 9090,
-                    "ToPort": 9090,
-                    "IpRanges": [{"CidrIp": MY_ADDRESS}],
-                }
-            ],
-        )
+        ready = local_aws.create_prerequisites(ec2, boto3.client("iam"), 9090, MY_ADDRESS)
         for name, value in {
             "CLUSTER_NAME": "sd-test",
             "TASK_FAMILY_NAME": "sd-apiserver",
-            "TASK_EXEC_ROLE": EXEC_ROLE,
-            "SUBNET_NAME": subnet_id,
-            "SEC_GROUP_NAME": group_id,
+            "TASK_EXEC_ROLE": ready.role_arn,
+            "SUBNET_NAME": ready.subnet_id,
+            "SEC_GROUP_NAME": ready.group_id,
         }.items():
             clean_settings.setenv(name, value)
-        yield LocalAws(ec2, ecs, vpc_id, subnet_id, group_id)
+        yield LocalAws(ec2, ecs, ready.vpc_id, ready.subnet_id, ready.group_id)
 
 
 @pytest.fixture

@@ -210,7 +210,10 @@ def test_run_task_unknown_task_definition(aws, run):
     assert run(create_cluster).code == 0
     result = run(run_task)
     assert result.code == 1
-    assert result.err.startswith("error: ") and len(result.err.strip().splitlines()) == 1
+    assert (
+        result.err
+        == "error: RunTask failed: Unable to describe task definition. (ClientException)\n"
+    )
 
 
 def _security_groups_ok(stub):

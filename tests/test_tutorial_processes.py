@@ -1,0 +1,80 @@
+"""The README's tutorial, typed as a person types it: each script a process, against moto_server."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from rehearsal import local_aws
+
+README_ORDER = [
+    "create_cluster.py",
+    "describe_clusters.py",
+    "register_task_definition.py",
+    "list_task_definition.py",
+    "run_task.py",
+    "list_tasks.py",
+    "describe_task.py",
+    "stop_task.py",
+    "list_tasks.py",
+    "delete_cluster.py",
+]
+
+
+@pytest.fixture
+def moto_server():
+    server = local_aws.MotoServer().start()
+    yield server
+    server.stop()
+
+
+def test_readme_steps_as_processes(moto_server, tmp_path):
+    ready = local_aws.create_prerequisites(
+        moto_server.client("ec2"), moto_server.client("iam"), 9090, "127.0.0.1/32"
+    )
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "CLUSTER_NAME=sd-rehearsal\n"
+        "TASK_FAMILY_NAME=sd-apiserver\n"
+        f"TASK_EXEC_ROLE={ready.role_arn}\n"
+        f"SUBNET_NAME={ready.subnet_id}\n"
+        f"SEC_GROUP_NAME={ready.group_id}\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "SD_", "TASK_"))
+    }
+    env.update(local_aws.aws_environment(moto_server.endpoint), ENV_FILE=str(env_file))
+
+    outputs = {}
+    public_ip = None
+    for script in README_ORDER:
+        argv = [sys.executable, script] + (
+            ["--interval", "0.2"] if script in ("describe_task.py", "stop_task.py") else []
+        )
+        result = subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, (script, result.stderr)
+        assert "Traceback" not in result.stderr
+        outputs.setdefault(script, []).append(json.loads(result.stdout))
+        if script == "run_task.py":
+            [task] = outputs[script][0]["tasks"]
+            public_ip = local_aws.give_public_ip(
+                moto_server.client("ecs"),
+                moto_server.client("ec2"),
+                "sd-rehearsal",
+                task["taskArn"],
+            )
+
+    assert outputs["describe_clusters.py"][0]["clusters"][0]["status"] == "ACTIVE"
+    assert len(outputs["list_tasks.py"][0]["taskArns"]) == 1
+    [described] = outputs["describe_task.py"][0]["tasks"]
+    assert public_ip.startswith("127.")
+    assert described["endpoint"] == f"{public_ip}:9090"
+    assert outputs["list_tasks.py"][1] == {"taskArns": []}
+    assert outputs["delete_cluster.py"][0]["cluster"]["status"] == "INACTIVE"
