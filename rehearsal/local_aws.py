@@ -70,7 +70,10 @@ class MotoServer:
         # Keep tasks RUNNING until they are stopped, as real ECS does.
         self._post(
             "/moto-api/state-manager/set-transition",
-            {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000_000}},
+            {
+                "model_name": "ecs::task",
+                "transition": {"progression": "manual", "times": 1_000_000_000},
+            },
         )
         return self
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +171,75 @@ def ready(aws, run):
     assert run(create_cluster).code == 0
     assert run(register_task_definition).code == 0
     return aws
+
+
+# --- demo/ and its local API server
+
+DEMO = ROOT / "demo"
+sys.path.insert(0, str(DEMO))
+
+
+@dataclass
+class LocalServer:
+    process: subprocess.Popen
+    connection: list[str]  # the demo flags that reach it
+
+    def client(self):
+        import sdclient
+
+        if "--unix-socket" in self.connection:
+            path = self.connection[self.connection.index("--unix-socket") + 1]
+            return sdclient.Client(sdclient.Endpoint(transport=sdclient.UNIX, unix_socket=path))
+        port = int(self.connection[self.connection.index("--port") + 1])
+        return sdclient.Client(sdclient.Endpoint(host="127.0.0.1", port=port))
+
+
+def start_local_server(tmp_path, transport: str, *extra: str) -> LocalServer:
+    if transport == "unix":
+        path = str(tmp_path / "apiserver.sock")
+        flags, connection = (
+            ["--transport", "2", "--unix-socket", path],
+            ["--transport", "2", "--unix-socket", path],
+        )
+    else:
+        port = local_aws.free_port()
+        flags = ["--transport", "1", "--port", str(port)]
+        connection = ["--transport", "1", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO / "local_server.py"), *flags, *extra],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stderr.readline()  # "local API server listening on ..." once it accepts
+    assert "listening" in line, line
+    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep the pipe drained
+    return LocalServer(process, connection)
+
+
+def stop_local_server(server: LocalServer) -> None:
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module", params=["tcp", "unix"])
+def api_server(request, tmp_path_factory):
+    """The local API server, activated, finding green figures, over TCP and over a Unix socket."""
+    server = start_local_server(
+        tmp_path_factory.mktemp("sock"),
+        request.param,
+        "--detector",
+        "marker",
+        "--license",
+        "test-licence",
+        "--max-sessions",
+        "2",
+    )
+    yield server
+    stop_local_server(server)
+
+
+@pytest.fixture
+def inactive_server(tmp_path):
+    server = start_local_server(tmp_path, "tcp", "--detector", "marker", "--license", "")
+    yield server
+    stop_local_server(server)

@@ -1,0 +1,357 @@
+"""What every demo shares: the connection flags, the input, sessions, and how results are shown."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from itertools import groupby
+
+import media
+from media import FRAME_SIZE, Image, InputError, Video
+from sdclient import API, TCP, UNIX, ApiError, Client, Endpoint, check, to_plain
+
+MAX_FPS = 10
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def parser(doc: str | None, *, detection: bool = True) -> Parser:
+    """A parser with the connection flags and, for detection demos, the input and output flags."""
+    summary, _, details = (doc or "").strip().partition("\n")
+    result = Parser(
+        description=summary,
+        epilog=details.strip() or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env = os.environ.get
+    connection = result.add_argument_group("connection (as the server's SD_API_* settings)")
+    connection.add_argument(
+        "--transport",
+        type=transport_value,
+        default=env("SD_API_TRANSPORT") or str(TCP),
+        help="1 TCP, 2 Unix socket (default: SD_API_TRANSPORT, else 1)",
+    )
+    connection.add_argument(
+        "--host", default="localhost", help="server address (default: localhost)"
+    )
+    connection.add_argument(
+        "--port",
+        type=port_number,
+        default=env("SD_API_TCP_PORT") or "9090",
+        help="TCP port (default: SD_API_TCP_PORT, else 9090)",
+    )
+    connection.add_argument(
+        "--unix-socket", default="/var/data/apiserver.sock", help="socket path for transport 2"
+    )
+    connection.add_argument(
+        "--timeout", type=positive, default=60.0, help="seconds to wait for an answer (default: 60)"
+    )
+    result.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    if detection:
+        result.add_argument("--input", required=True, help="an image or a video file")
+        result.add_argument(
+            "--output", help="write an annotated copy (.jpg/.png for images, .mp4/.avi for videos)"
+        )
+        result.add_argument(
+            "--fps",
+            type=fps_value,
+            default=5.0,
+            help=f"video frames per second to analyse, at most {MAX_FPS} (default: 5)",
+        )
+    return result
+
+
+def transport_value(text: str) -> int:
+    if text.strip() not in (str(TCP), str(UNIX)):
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 (TCP) or 2 (Unix socket)")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    return int(text)
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def fps_value(text: str) -> float:
+    value = positive(text)
+    if value > MAX_FPS:
+        raise argparse.ArgumentTypeError(
+            f"{text} frames per second: the server takes at most {MAX_FPS}"
+        )
+    return value
+
+
+def numbers(text: str, count: int, what: str) -> list[float]:
+    """`count` comma-separated numbers in [0, 1] (normalized coordinates)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    if not all(0.0 <= value <= 1.0 for value in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: coordinates are normalized, each from 0 to 1 (0,0 is the top left)"
+        )
+    return values
+
+
+def point(text: str):
+    x, y = numbers(text, 2, "a point x,y")
+    return API.NormPoint(x=x, y=y)
+
+
+def endpoint(args: argparse.Namespace) -> Endpoint:
+    return Endpoint(
+        transport=args.transport, host=args.host, port=args.port, unix_socket=args.unix_socket
+    )
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(body: Callable[[], int]) -> int:
+    """Run a demo, turning every expected failure into one line on stderr."""
+    try:
+        return body()
+    except InputError as error:
+        say(f"error: {error}")
+        return 2
+    except ApiError as error:
+        say(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+def print_json(value) -> None:
+    print(json.dumps(to_plain(value), indent=2))
+
+
+# --- detection
+
+
+def encoded(jpeg: bytes):
+    """A DetectionInput carrying one JPEG image."""
+    return API.DetectionInput(
+        type=API.DetectionInputType.IMG_BUFFER_ENCODED,
+        params=API.InputParams(
+            encImageInput=API.EncodedImageInput(
+                format=API.EncodedImageFormat.JPEG, buffer=jpeg, bufferLength=len(jpeg)
+            )
+        ),
+    )
+
+
+class ProgressBar:
+    """Frames sent so far on stderr: redrawn on a terminal, every tenth otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+        self.on_terminal = sys.stderr.isatty()
+
+    def step(self) -> None:
+        self.done += 1
+        rate = self.done / max(time.monotonic() - self.start, 1e-9)
+        if self.total:
+            filled = int(30 * min(self.done, self.total) / self.total)
+            text = f"frames {self.done}/{self.total} [{'#' * filled}{' ' * (30 - filled)}] {rate:.1f}/s"
+        else:
+            text = f"frames {self.done} {rate:.1f}/s"
+        if self.on_terminal:
+            sys.stderr.write("\r" + text)
+            sys.stderr.flush()
+        elif self.done % max(1, self.total // 10 or 10) == 0 or self.done == self.total:
+            say(text)
+
+    def close(self) -> None:
+        if self.on_terminal and self.done:
+            sys.stderr.write("\n")
+
+
+def create_session(api: Client, settings) -> int:
+    session_id = api.call("createSession", settings)
+    if session_id >= 0:
+        return session_id
+    status = api.call("getStatus")
+    check(status.initStatus, "createSession")
+    raise ApiError(
+        "createSession: the server refused a new session: every session slot may be taken "
+        "(clear_sessions.py frees them) or it rejected the settings (ERR_BUSY or ERR_INVALID_REQ)"
+    )
+
+
+def analyse_video(api: Client, video: Video, settings, fps: float, size: tuple[int, int]):
+    """Feed the video frame by frame into a session; the session is deleted whatever happens."""
+    session_id = create_session(api, settings)
+    progress = ProgressBar(media.sampled_count(video, fps))
+    try:
+        for index, frame in media.frames(video, fps):
+            code = api.call(
+                "processInputForSession",
+                session_id,
+                index,
+                encoded(media.jpeg(media.fit(frame, size))),
+            )
+            check(code, f"frame {index}")
+            progress.step()
+        progress.close()
+        output = api.call("clearSession", session_id)
+        check(output.status, "clearSession")
+        return output
+    except BaseException:
+        progress.close()
+        api.close()  # the connection may be mid-call; delete the session over a fresh one
+        raise
+    finally:
+        try:
+            api.call("deleteSession", session_id)
+        except ApiError as error:
+            say(f"warning: could not delete session {session_id}: {error}")
+
+
+def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
+    """The demos' common flow: analyse the input, print the answer, write the annotated copy."""
+    source = media.open_input(args.input)
+    with Client(endpoint(args), timeout=args.timeout) as api:
+        if isinstance(source, Image):
+            output = api.call("runDetection", encoded(media.image_jpeg(source, size)), settings)
+            check(output.status, "runDetection")
+        else:
+            output = analyse_video(api, source, settings, args.fps, size)
+    if args.json:
+        print_json(output)
+    else:
+        print("\n".join(summary(output, isinstance(source, Video))))
+    if args.output:
+        annotate(source, output, settings, args.output, args.fps)
+        say(f"annotated copy written to {args.output}")
+    return 0
+
+
+def _direction(detected) -> str:
+    return API.CrossDirection._VALUES_TO_NAMES.get(detected.direction, "UNKNOWN").replace(
+        "CROSS_", ""
+    )
+
+
+def summary(output, is_video: bool) -> list[str]:
+    """Readable lines: counts per frame, crossings, violations, plates."""
+    lines = []
+    if output.objDetResult is not None:
+        objects = output.objDetResult.objects or []
+        ids = sorted({o.objectId for o in objects})
+        lines.append(f"objects: {len(ids)} distinct ({', '.join(map(str, ids)) or 'none'})")
+        by_frame = {
+            frame: list(group)
+            for frame, group in groupby(
+                sorted(objects, key=lambda o: o.frameIndex), key=lambda o: o.frameIndex
+            )
+        }
+        for frame, found in by_frame.items():
+            names = sorted({o.name for o in found})
+            where = f"frame {frame}: " if is_video else ""
+            lines.append(f"  {where}{len(found)} ({', '.join(names)})")
+    if output.lineCrossResult is not None:
+        crossings = output.lineCrossResult.violations or []
+        lines.append(f"line crossings: {len(crossings)}")
+        for crossing in crossings:
+            lines.append(
+                f"  frame {crossing.second.frameIndex}: {crossing.second.name} "
+                f"{crossing.second.objectId} crossed {_direction(crossing.second)}"
+            )
+    if output.socialDetResult is not None:
+        violations = output.socialDetResult.violations or []
+        lines.append(f"social distancing violations: {len(violations)}")
+        for violation in violations:
+            lines.append(
+                f"  frame {violation.first.frameIndex}: {violation.first.objectId} and "
+                f"{violation.second.objectId} too close"
+            )
+    if output.maskDetResult is not None:
+        faces = output.maskDetResult.objects or []
+        lines.append(f"faces: {len(faces)}")
+        lines += [f"  frame {f.frameIndex}: {f.name} ({f.confidence:.2f})" for f in faces]
+    if output.alprResult is not None:
+        plates = output.alprResult.objects or []
+        lines.append(f"licence plates: {len(plates)}")
+        for plate in plates:
+            best = max(plate.detections or [], key=lambda d: d.confidence or 0, default=None)
+            text = f"{best.plate} ({best.confidence:.2f})" if best else "unread"
+            lines.append(f"  frame {plate.frameIndex}: {text}")
+    return lines
+
+
+def _flagged(output) -> dict[int, set[int]]:
+    """Per frame, the ids of objects in a violation or crossing (drawn in red)."""
+    flagged: dict[int, set[int]] = {}
+    pairs = []
+    if output.socialDetResult:
+        pairs += [(v.first, v.second) for v in output.socialDetResult.violations or []]
+    if output.lineCrossResult:
+        pairs += [(c.second,) for c in output.lineCrossResult.violations or []]
+    for pair in pairs:
+        for detected in pair:
+            flagged.setdefault(detected.frameIndex, set()).add(detected.objectId)
+    return flagged
+
+
+def annotate(source: Image | Video, output, settings, path: str, fps: float) -> None:
+    objects: dict[int, list] = {}
+    for detected in (output.objDetResult.objects if output.objDetResult else None) or []:
+        objects.setdefault(detected.frameIndex, []).append(detected)
+    flagged = _flagged(output)
+    if isinstance(source, Image):
+        pixels = source.pixels.copy()
+        media.draw_settings(pixels, settings)
+        media.draw_objects(pixels, objects.get(0, []), flagged.get(0, set()))
+        media.write_image(path, pixels)
+        return
+    writer = None
+    try:
+        for index, frame in media.frames(source, fps):
+            if writer is None:
+                writer = media.VideoWriter(path, fps, (frame.shape[1], frame.shape[0]))
+            media.draw_settings(frame, settings)
+            media.draw_objects(frame, objects.get(index, []), flagged.get(index, set()))
+            writer.write(frame)
+    finally:
+        if writer:
+            writer.close()
+
+
+def object_settings(env: str = "normal"):
+    return API.ObjectDetectionSettings(
+        enabled=True, env=ENVIRONMENTS[env], objectType=API.ObjectType.PERSON
+    )
+
+
+ENVIRONMENTS = {
+    "normal": API.ObjectDetectionEnv.NORMAL,
+    "busy": API.ObjectDetectionEnv.BUSY,
+    "very-busy": API.ObjectDetectionEnv.VERY_BUSY,
+}

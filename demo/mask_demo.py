@@ -1,0 +1,16 @@
+"""Find faces with and without a mask."""
+
+import sys
+
+import democli
+from sdclient import API
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = democli.parser(__doc__).parse_args(argv)
+    settings = API.DetectionSettings(maskSettings=API.MaskDetectionSettings(enabled=True))
+    return democli.run(lambda: democli.detect(args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
