@@ -194,7 +194,9 @@ class LocalServer:
         return sdclient.Client(sdclient.Endpoint(host="127.0.0.1", port=port))
 
 
-def start_local_server(tmp_path, transport: str, *extra: str) -> LocalServer:
+def start_local_server(
+    tmp_path, transport: str, *extra: str, port: int | None = None
+) -> LocalServer:
     if transport == "unix":
         path = str(tmp_path / "apiserver.sock")
         flags, connection = (
@@ -202,7 +204,7 @@ def start_local_server(tmp_path, transport: str, *extra: str) -> LocalServer:
             ["--transport", "2", "--unix-socket", path],
         )
     else:
-        port = local_aws.free_port()
+        port = port or local_aws.free_port()
         flags = ["--transport", "1", "--port", str(port)]
         connection = ["--transport", "1", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
