@@ -205,10 +205,16 @@ def create_session(api: Client, settings) -> int:
     )
 
 
-def analyse_video(api: Client, video: Video, settings, fps: float, size: tuple[int, int]):
-    """Feed the video frame by frame into a session; the session is deleted whatever happens."""
+def analyse_video(
+    api: Client, video: Video, settings, fps: float, size: tuple[int, int]
+) -> tuple[object, list[int]]:
+    """Feed the video frame by frame into a session; the session is deleted whatever happens.
+
+    Returns the session's DetectionOutput and the indices of the frames sent.
+    """
     session_id = create_session(api, settings)
     progress = ProgressBar(media.sampled_count(video, fps))
+    sent = []
     try:
         for index, frame in media.frames(video, fps):
             code = api.call(
@@ -218,11 +224,12 @@ def analyse_video(api: Client, video: Video, settings, fps: float, size: tuple[i
                 encoded(media.jpeg(media.fit(frame, size))),
             )
             check(code, f"frame {index}")
+            sent.append(index)
             progress.step()
         progress.close()
         output = api.call("clearSession", session_id)
         check(output.status, "clearSession")
-        return output
+        return output, sent
     except BaseException:
         progress.close()
         api.close()  # the connection may be mid-call; delete the session over a fresh one
@@ -241,12 +248,13 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
         if isinstance(source, Image):
             output = api.call("runDetection", encoded(media.image_jpeg(source, size)), settings)
             check(output.status, "runDetection")
+            frames = [0]
         else:
-            output = analyse_video(api, source, settings, args.fps, size)
+            output, frames = analyse_video(api, source, settings, args.fps, size)
     if args.json:
         print_json(output)
     else:
-        print("\n".join(summary(output, isinstance(source, Video))))
+        print("\n".join(summary(output, frames)))
     if args.output:
         annotate(source, output, settings, args.output, args.fps)
         say(f"annotated copy written to {args.output}")
@@ -259,23 +267,28 @@ def _direction(detected) -> str:
     )
 
 
-def summary(output, is_video: bool) -> list[str]:
-    """Readable lines: counts per frame, crossings, violations, plates."""
+def _count(objects: list) -> str:
+    if not objects:
+        return "none"
+    names = sorted({o.name for o in objects})
+    return ", ".join(f"{sum(o.name == name for o in objects)} {name}" for name in names)
+
+
+def summary(output, frames: list[int]) -> list[str]:
+    """Readable lines: counts per frame (runs of equal counts together), crossings, violations, plates."""
     lines = []
     if output.objDetResult is not None:
         objects = output.objDetResult.objects or []
         ids = sorted({o.objectId for o in objects})
         lines.append(f"objects: {len(ids)} distinct ({', '.join(map(str, ids)) or 'none'})")
-        by_frame = {
-            frame: list(group)
-            for frame, group in groupby(
-                sorted(objects, key=lambda o: o.frameIndex), key=lambda o: o.frameIndex
-            )
-        }
-        for frame, found in by_frame.items():
-            names = sorted({o.name for o in found})
-            where = f"frame {frame}: " if is_video else ""
-            lines.append(f"  {where}{len(found)} ({', '.join(names)})")
+        found: dict[int, list] = {index: [] for index in frames}
+        for detected in objects:
+            found.setdefault(detected.frameIndex, []).append(detected)
+        counts = [(index, _count(found[index])) for index in sorted(found)]
+        for count, run in groupby(counts, key=lambda pair: pair[1]):
+            indices = [index for index, _ in run]
+            span = f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else f"{indices[0]}"
+            lines.append(f"  {'frames' if len(indices) > 1 else 'frame'} {span}: {count}")
     if output.lineCrossResult is not None:
         crossings = output.lineCrossResult.violations or []
         lines.append(f"line crossings: {len(crossings)}")

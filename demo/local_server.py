@@ -18,11 +18,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from detection import DETECTORS, Analysis, Detector, settings_problem, unsupported
-from sdclient import API, DEFAULT_UNIX_SOCKET, TCP, UNIX
 from thriftpy2.protocol import TCyBinaryProtocolFactory
 from thriftpy2.rpc import make_server
 from thriftpy2.transport import TCyBufferedTransportFactory
+
+from detection import DETECTORS, Analysis, Detector, settings_problem, unsupported
+from sdclient import API, DEFAULT_UNIX_SOCKET, TCP, UNIX
 
 VERSION = "local-1.0.0"
 API_VERSION = "2.1.0"

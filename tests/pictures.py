@@ -53,3 +53,6 @@ def walk(
         y = start[1] + (end[1] - start[1]) * t
         frames.append([(x - w / 2, y - h, w, h)])
     return frames
+
+
+ONE = (0.4, 0.3, 0.1, 0.4)  # one figure, left top width height

@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 import common
 import describe_clusters
 import list_tasks
+from conftest import ROOT
 
 SECRET = os.environ["AWS_SECRET_ACCESS_KEY"]
 

@@ -4,17 +4,18 @@ import json
 import subprocess
 import sys
 
+import cv2
+import pytest
+
 import activate_server
 import area_demo
 import clear_sessions
-import cv2
 import detection_demo
 import get_status
 import linecross_demo
 import lpr_demo
 import mask_demo
 import media
-import pytest
 import socialdist_demo
 from conftest import DEMO, local_aws
 from pictures import walk, write_picture, write_video

@@ -3,9 +3,10 @@
 import threading
 
 import cv2
-import detection
 import numpy as np
 import pytest
+
+import detection
 from pictures import scene
 from sdclient import API, ApiError, Client, Endpoint
 
@@ -482,9 +483,10 @@ def test_only_moving_objects():
 
 def test_busy_and_limit_codes_reach_the_person(tmp_path):
     """A Thrift server that answers each hard code in turn: the client names each one plainly."""
+    from thriftpy2.rpc import make_server
+
     import democli
     from conftest import local_aws
-    from thriftpy2.rpc import make_server
 
     codes = iter([Code.ERR_BUSY, Code.ERR_API_LIMIT, Code.ERR_NET_FAIL, Code.ERR_UNSUPPORTED])
 

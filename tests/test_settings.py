@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 import common
 import create_cluster
@@ -17,6 +16,7 @@ import list_tasks
 import register_task_definition
 import run_task
 import stop_task
+from conftest import ROOT
 
 REQUIRED = {
     create_cluster: ["CLUSTER_NAME"],

@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-from conftest import EXEC_ROLE
 
 import create_cluster
 import delete_cluster
@@ -14,6 +13,7 @@ import list_tasks
 import register_task_definition
 import run_task
 import stop_task
+from conftest import EXEC_ROLE
 
 ALL_SCRIPTS = [
     create_cluster,
