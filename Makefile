@@ -20,3 +20,6 @@ lint: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+rehearse: $(INSTALLED)
+	$(BIN)/python -m rehearsal.rehearse $(if $(KEEP),--keep)

@@ -56,6 +56,7 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, **FAKE_CREDENTIALS},
+            start_new_session=True,  # Ctrl-C goes to whoever started it, who stops it in order
         )
         deadline = time.monotonic() + timeout
         while True:

@@ -1,0 +1,277 @@
+"""Rehearse the whole tutorial on this machine: no AWS account, no cost.
+
+Starts a local ECS/EC2/IAM endpoint (moto_server) on loopback, prepares what the tutorial's
+prerequisites ask for, then runs every step script in the README's order as a person types
+it, the demos at step 5 against the address describe_task.py prints, and the clean-up at
+step 6. Everything it starts is stopped at the end, also when a step fails or on Ctrl-C,
+unless --keep leaves the local endpoint and API server up to try the scripts by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rehearsal import local_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+CLUSTER = "sd-rehearsal"
+LICENCE = "rehearsal-licence"
+CLIENT_ADDRESS = "127.0.0.1/32"  # the one address the security group lets in
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR")
+
+
+class RehearsalFailed(Exception):
+    """A step did not do what the tutorial says; the message names it."""
+
+
+def banner(title: str, typed: str | None = None) -> None:
+    print(f"\n=== {title} {'=' * max(3, 76 - len(title))}", flush=True)
+    if typed:
+        print(f"$ {typed}", flush=True)
+
+
+def isolate_from_real_aws() -> None:
+    """Drop every AWS variable of the user's from this process: its own clients go to moto only."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        del os.environ[name]
+    os.environ.update(local_aws.FAKE_CREDENTIALS)
+    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+
+
+class Rehearsal:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.moto = local_aws.MotoServer()
+        self.api_server: subprocess.Popen[bytes] | None = None
+        self.port = local_aws.free_port()
+        self.env: dict[str, str] = {}
+        self.stage = "start"
+
+    # --- what a person types
+
+    def step(self, title: str, script: str, *args: str, cwd: Path = ROOT) -> str:
+        """Run `python3 script args` under a banner, as typed; return its stdout."""
+        typed = shlex.join(["python3", script, *args])
+        self.stage = title
+        banner(title, typed)
+        output = []
+        with subprocess.Popen(
+            [sys.executable, script, *args],
+            cwd=cwd,
+            env={**self.env, "PYTHONUNBUFFERED": "1"},  # its lines in the order it writes them
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as process:
+            for line in process.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                output.append(line)
+        if process.returncode != 0:
+            raise RehearsalFailed(f"{title} failed: `{typed}` exited {process.returncode}")
+        return "".join(output)
+
+    # --- what the local stand-ins need
+
+    def start_aws(self) -> None:
+        self.stage = "Local AWS: moto_server on loopback, fake credentials"
+        banner(self.stage)
+        self.moto.start()
+        print(f"moto_server is at {self.moto.endpoint} (pid {self.moto.process.pid})")
+        # Only what a shell needs: no AWS variable, setting or .env of the user's reaches a step.
+        base = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+        self.env = {**base, **local_aws.aws_environment(self.moto.endpoint)}
+
+    def prepare_prerequisites(self) -> None:
+        self.stage = "Prerequisites: VPC, public subnet, security group, task execution role"
+        banner(self.stage)
+        ready = local_aws.create_prerequisites(
+            self.moto.client("ec2"), self.moto.client("iam"), self.port, CLIENT_ADDRESS
+        )
+        settings = {
+            "CLUSTER_NAME": CLUSTER,
+            "TASK_FAMILY_NAME": "sd-apiserver",
+            "TASK_EXEC_ROLE": ready.role_arn,
+            "SUBNET_NAME": ready.subnet_id,
+            "SEC_GROUP_NAME": ready.group_id,
+            "SD_API_TCP_PORT": str(self.port),
+        }
+        env_file = self.workdir / "rehearsal.env"
+        env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+        self.env["ENV_FILE"] = str(env_file)
+        print(f"VPC {ready.vpc_id}, subnet {ready.subnet_id}, security group {ready.group_id}")
+        print(f"  (TCP {self.port} open to {CLIENT_ADDRESS} only), role {ready.role_arn}")
+        print(f"settings for the steps, as a person's .env: {env_file}")
+        print(env_file.read_text(), end="")
+
+    def do_what_fargate_does(self, run_task_output: str) -> None:
+        """Give the task its public IP and have the API server listen there."""
+        [task] = json.loads(run_task_output)["tasks"]
+        self.stage = "Fargate's part: a public IP for the task, the API server listening on it"
+        banner(self.stage)
+        ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
+        public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
+        log = self.workdir / "api-server.log"
+        with open(log, "w") as log_file:
+            self.api_server = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(DEMO / "local_server.py"),
+                    "--transport",
+                    "1",
+                    "--host",
+                    public_ip,
+                    "--port",
+                    str(self.port),
+                    "--detector",
+                    "marker",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
+                start_new_session=True,  # Ctrl-C reaches the rehearsal, which stops it in order
+            )
+        deadline = time.monotonic() + 30
+        while "listening" not in log.read_text():
+            if self.api_server.poll() is not None or time.monotonic() > deadline:
+                raise RehearsalFailed(
+                    f"the local API server did not start: {log.read_text().strip()}"
+                )
+            time.sleep(0.1)
+        print(f"{log.read_text().strip()} (pid {self.api_server.pid})\nits log: {log}")
+
+    def make_picture(self) -> Path:
+        """A street scene of the kind the local server's marker detector sees: two figures."""
+        import cv2
+        import numpy as np
+
+        picture = np.full((480, 640, 3), 90, np.uint8)
+        for left, top in ((120, 150), (400, 170)):
+            cv2.rectangle(picture, (left, top), (left + 50, top + 200), (0, 255, 0), -1)
+        path = self.workdir / "street.jpg"
+        cv2.imwrite(str(path), picture)
+        return path
+
+    # --- the tutorial
+
+    def run(self) -> None:
+        self.start_aws()
+        self.prepare_prerequisites()
+        self.step("Step 1: create a cluster", "create_cluster.py")
+        self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
+        self.step("Step 2: register the task definition", "register_task_definition.py")
+        self.step("Step 2: check it is listed", "list_task_definition.py")
+        started = self.step("Step 3: start a task", "run_task.py")
+        self.do_what_fargate_does(started)
+        self.step("Step 4: list the task", "list_tasks.py")
+        described = self.step(
+            "Step 4: wait for it and get its address", "describe_task.py", "--interval", "1"
+        )
+        [task] = json.loads(described)["tasks"]
+        host, port = task["endpoint"].rsplit(":", 1)
+        connection = ["--host", host, "--port", port]
+        picture = self.make_picture()
+        self.step("Step 5: server status", "get_status.py", *connection, cwd=DEMO)
+        self.step(
+            "Step 5: activate it", "activate_server.py", *connection, "--license", LICENCE, cwd=DEMO
+        )
+        self.step(
+            "Step 5: find people",
+            "detection_demo.py",
+            *connection,
+            "--input",
+            str(picture),
+            "--output",
+            str(self.workdir / "street-boxes.jpg"),
+            cwd=DEMO,
+        )
+        self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
+        remaining = self.step("Step 6: check no task is left", "list_tasks.py")
+        if json.loads(remaining)["taskArns"]:
+            raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
+        self.step("Step 6: delete the cluster", "delete_cluster.py")
+
+    def print_keep_instructions(self) -> None:
+        banner("Still running, as asked (KEEP=1)")
+        exports = {
+            name: self.env[name]
+            for name in (*local_aws.aws_environment(self.moto.endpoint), "ENV_FILE")
+        }
+        print("Paste these lines into a shell, then run the steps by hand:\n")
+        print(f"cd {shlex.quote(str(ROOT))}")
+        print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()))
+        pids = [str(self.moto.process.pid)]
+        if self.api_server:
+            pids.append(str(self.api_server.pid))
+            print(
+                f"# the API server answers at the address describe_task.py prints (port {self.port})"
+            )
+        print(f"\nWhen you are done: kill {' '.join(pids)}")
+
+    def stop(self) -> None:
+        if self.api_server and self.api_server.poll() is None:
+            self.api_server.terminate()
+            try:
+                self.api_server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.api_server.kill()
+                self.api_server.wait()
+        self.moto.stop()
+
+
+def interrupt(*_: object) -> None:
+    """A terminating signal stops the rehearsal the way Ctrl-C does: everything is cleaned up."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the local endpoint and API server running"
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)
+    isolate_from_real_aws()
+    workdir = Path(tempfile.mkdtemp(prefix="sd-rehearsal-"))
+    rehearsal = Rehearsal(workdir)
+    started = time.monotonic()
+    try:
+        rehearsal.run()
+    except RehearsalFailed as error:
+        print(f"\nrehearsal failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nrehearsal interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a local part broke: say where, in one line
+        print(
+            f"\nrehearsal failed at {rehearsal.stage}: {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        if args.keep and rehearsal.moto.process:
+            rehearsal.print_keep_instructions()
+        else:
+            rehearsal.stop()
+    left = (
+        "the local endpoint and API server are still running"
+        if args.keep
+        else "nothing is left running"
+    )
+    print(
+        f"\nrehearsal passed: every step of the tutorial in {time.monotonic() - started:.0f}s; {left}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
