@@ -96,7 +96,7 @@ class Handler:
     def destroy(self):
         if not self.activated:
             return Code.ERR_NOT_ACTIVATED
-        threading.Timer(0.1, self.on_destroy).start()
+        threading.Timer(0.1, self.on_destroy).start()  # after this answer has gone out
         return Code.SUCCESS
 
     def createSession(self, settings):
@@ -250,6 +250,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def accept_forever(server) -> None:
+    """Serve each connection in its own thread (thriftpy2's own loop only stops on Ctrl-C)."""
+    while True:
+        try:
+            connection = server.trans.accept()
+        except OSError:
+            return  # the listening socket was closed: shutting down
+        threading.Thread(target=server.handle, args=(connection,), daemon=True).start()
+
+
 def serve(args: argparse.Namespace) -> int:
     handler = Handler(DETECTORS[args.detector](), args.max_sessions, args.license)
     options = {
@@ -267,20 +277,18 @@ def serve(args: argparse.Namespace) -> int:
         server = make_server(API.DetectionApi, handler, host=args.host, port=args.port, **options)
         where = f"TCP {args.host}:{args.port}"
 
-    server.daemon = True  # connection threads must not keep a stopped server alive
-
-    def stop(*_: object) -> None:
-        # thriftpy2's accept loop only leaves on KeyboardInterrupt.
-        raise KeyboardInterrupt
-
-    handler.on_destroy = lambda: os.kill(os.getpid(), signal.SIGTERM)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    server.trans.listen()
+    stopped = threading.Event()
+    handler.on_destroy = stopped.set
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    threading.Thread(target=accept_forever, args=(server,), daemon=True).start()
     activation = "activated" if handler.activated else "not activated"
     print(f"local API server listening on {where} ({activation})", file=sys.stderr, flush=True)
     try:
-        server.serve()
-    except KeyboardInterrupt:
+        # Timed waits: a signal that lands on another thread is still handled within a moment.
+        while not stopped.wait(0.2):
+            pass
         print("local API server stopped", file=sys.stderr, flush=True)
     finally:
         server.trans.close()

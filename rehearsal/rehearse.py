@@ -65,17 +65,25 @@ class Rehearsal:
         self.stage = title
         banner(title, typed)
         output = []
-        with subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, script, *args],
             cwd=cwd,
             env={**self.env, "PYTHONUNBUFFERED": "1"},  # its lines in the order it writes them
             stdout=subprocess.PIPE,
             text=True,
-        ) as process:
+        )
+        try:
             for line in process.stdout:
                 sys.stdout.write(line)
                 sys.stdout.flush()
                 output.append(line)
+            process.wait()
+        except BaseException:
+            process.terminate()  # interrupted: the step does not outlive the rehearsal
+            process.wait()
+            raise
+        finally:
+            process.stdout.close()
         if process.returncode != 0:
             raise RehearsalFailed(f"{title} failed: `{typed}` exited {process.returncode}")
         return "".join(output)
