@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
 from itertools import groupby
+
+import cv2
 
 import media
 from media import FRAME_SIZE, Image, InputError, Video
@@ -66,6 +70,19 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
             type=fps_value,
             default=5.0,
             help=f"video frames per second to analyse, at most {MAX_FPS} (default: 5)",
+        )
+        result.add_argument(
+            "--frame-format",
+            choices=["auto", "jpeg", "raw"],
+            default="auto",
+            help="how video frames travel: auto sends raw RGB to a server on this machine "
+            "(Unix socket or loopback) and JPEG across a network (default: auto)",
+        )
+        result.add_argument(
+            "--one-at-a-time",
+            action="store_true",
+            help=f"wait for each frame's answer before sending the next (default: up to "
+            f"{IN_FLIGHT} frames in flight)",
         )
     return result
 
@@ -205,40 +222,118 @@ def create_session(api: Client, settings) -> int:
     )
 
 
+IN_FLIGHT = 8  # frames sent ahead of their answers on one connection
+
+
+def sends_raw(choice: str, to: Endpoint) -> bool:
+    """Raw RGB frames on this machine (encoding costs more than it saves), JPEG across a network."""
+    if choice != "auto":
+        return choice == "raw"
+    if to.transport == UNIX:
+        return True
+    try:
+        address = ipaddress.ip_address(socket.gethostbyname(to.host))
+    except (OSError, ValueError):
+        return False
+    return address.is_loopback
+
+
+def raw_frame(pixels):
+    """A DetectionInput carrying one frame as raw RGB (3 bytes a pixel, rows top to bottom)."""
+    height, width = pixels.shape[:2]
+    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    return API.DetectionInput(
+        type=API.DetectionInputType.IMG_BUFFER_RAW,
+        params=API.InputParams(
+            rawImageInput=API.RawImageInput(
+                width=width,
+                height=height,
+                format=API.ImageBufferFormat.RGB_HWC,
+                buffer=rgb.tobytes(),
+            )
+        ),
+    )
+
+
+class StageClock:
+    """Where the client's time per frame goes: decode, resize, encode, send, wait."""
+
+    STAGES = ("decode", "resize", "encode", "send", "wait")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self.mark = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] += now - self.mark
+        self.mark = now
+
+    def report(self, frames: int) -> str:
+        parts = [f"{stage} {self.seconds[stage] / frames * 1000:.1f} ms" for stage in self.STAGES]
+        return "per frame: " + ", ".join(parts) + " (wait: for the link and the server)"
+
+
 def analyse_video(
-    api: Client, video: Video, settings, fps: float, size: tuple[int, int]
+    api: Client,
+    video: Video,
+    settings,
+    fps: float,
+    size: tuple[int, int],
+    raw: bool = False,
+    in_flight: int = IN_FLIGHT,
 ) -> tuple[object, list[int]]:
     """Feed the video frame by frame into a session; the session is deleted whatever happens.
 
+    Up to `in_flight` frames are sent ahead of their answers, so the round trip is paid once,
+    not per frame (1: wait for each answer). The results are fetched once, at the end.
     Returns the session's DetectionOutput and the indices of the frames sent.
     """
     session_id = create_session(api, settings)
     progress = ProgressBar(media.sampled_count(video, fps))
-    sent = []
+    clock = StageClock()
+    sent: list[int] = []
+    answered = 0
+
+    def receive_one() -> None:
+        nonlocal answered
+        check(api.receive("processInputForSession"), f"frame {sent[answered]}")
+        answered += 1
+        clock.lap("wait")
+        progress.step()
+
     try:
         for index, frame in media.frames(video, fps):
-            code = api.call(
-                "processInputForSession",
-                session_id,
-                index,
-                encoded(media.jpeg(media.fit(frame, size))),
-            )
-            check(code, f"frame {index}")
+            clock.lap("decode")
+            frame = media.fit(frame, size)
+            clock.lap("resize")
+            payload = raw_frame(frame) if raw else encoded(media.jpeg(frame))
+            clock.lap("encode")
+            api.send("processInputForSession", session_id, index, payload)
             sent.append(index)
-            progress.step()
+            clock.lap("send")
+            if api.in_flight >= in_flight:
+                receive_one()
+        while api.in_flight:
+            receive_one()
         progress.close()
         output = api.call("clearSession", session_id)
         check(output.status, "clearSession")
-        return output, sent
     except BaseException:
         progress.close()
-        api.close()  # the connection may be mid-call; delete the session over a fresh one
+        api.close()  # answers may be in flight; delete the session over a fresh connection
         raise
     finally:
         try:
             api.call("deleteSession", session_id)
         except ApiError as error:
             say(f"warning: could not delete session {session_id}: {error}")
+    if sent:
+        frame_format = "raw RGB" if raw else "JPEG"
+        say(
+            f"{len(sent)} {frame_format} frames, {in_flight} in flight; client {clock.report(len(sent))}"
+        )
+    return output, sent
 
 
 def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
@@ -250,7 +345,9 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
             check(output.status, "runDetection")
             frames = [0]
         else:
-            output, frames = analyse_video(api, source, settings, args.fps, size)
+            raw = sends_raw(args.frame_format, api.endpoint)
+            in_flight = 1 if args.one_at_a_time else IN_FLIGHT
+            output, frames = analyse_video(api, source, settings, args.fps, size, raw, in_flight)
     if args.json:
         print_json(output)
     else:

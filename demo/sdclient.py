@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import thriftpy2
 from thriftpy2.protocol import TCyBinaryProtocolFactory
 from thriftpy2.rpc import make_client
-from thriftpy2.thrift import TApplicationException, TException, TPayload
+from thriftpy2.thrift import TApplicationException, TException, TPayload, args_to_kwargs
 from thriftpy2.transport import TCyBufferedTransportFactory, TTransportException
 
 API = thriftpy2.load(str(Path(__file__).with_name("api.thrift")), module_name="sdapi_thrift")
@@ -110,6 +112,7 @@ class Client:
         self.endpoint = endpoint
         self.timeout = timeout
         self._client: Any = None
+        self.in_flight = 0  # calls sent whose answers are not read yet
 
     def _connect(self) -> Any:
         options: dict[str, Any] = {
@@ -130,7 +133,16 @@ class Client:
             ) from None
 
     def call(self, method: str, *args: Any) -> Any:
-        """Call `method` on the server; any failure on the way becomes ApiError."""
+        """Call `method` on the server and wait for its answer; any failure becomes ApiError."""
+        self.send(method, *args)
+        return self.receive(method)
+
+    def send(self, method: str, *args: Any) -> None:
+        """Send a call without waiting for its answer: `receive` reads the answers in order.
+
+        Calls in flight on one connection take the round trip out of each call's cost; the
+        server answers them in the order they were sent.
+        """
         for arg in args:
             try:
                 require_complete(arg)
@@ -138,8 +150,23 @@ class Client:
                 raise ApiError(f"{method}: {error}") from None
         if self._client is None:
             self._client = self._connect()
+        arguments = getattr(API.DetectionApi, method + "_args").thrift_spec
+        with self._translate_errors(method):
+            # thriftpy2's TClient has no public split of a call into its send and its receive.
+            self._client._send(method, **args_to_kwargs(arguments, *args))
+        self.in_flight += 1
+
+    def receive(self, method: str) -> Any:
+        """The answer to the oldest call sent and not yet received, which must be `method`."""
+        with self._translate_errors(method):
+            answer = self._client._recv(method)
+        self.in_flight -= 1
+        return answer
+
+    @contextmanager
+    def _translate_errors(self, method: str) -> Iterator[None]:
         try:
-            return getattr(self._client, method)(*args)
+            yield
         except (TTransportException, OSError, EOFError) as error:
             self.close()
             if isinstance(error, socket.timeout) or "timed out" in str(error):
@@ -159,9 +186,11 @@ class Client:
             raise ApiError(f"{method}: {type(error).__name__}: {error}") from None
 
     def close(self) -> None:
+        """Drop the connection (and any answers in flight); the next call opens a new one."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        self.in_flight = 0
 
     def __enter__(self) -> Client:
         return self

@@ -350,3 +350,70 @@ def test_demo_as_a_process(api_server, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["objDetResult"]["objects"]) == 1
+
+
+# --- the frame path: frames in flight, raw or JPEG
+
+
+def test_frames_in_flight_give_the_same_results_as_one_at_a_time(api_server, run, walker):
+    flags = [
+        *api_server.connection,
+        "--input",
+        str(walker),
+        "--json",
+        "--fps",
+        "10",
+        "--line",
+        "0,0.5,1,0.5",
+        "--in-point",
+        "0.5,0.9",
+    ]
+    for frame_format in ("jpeg", "raw"):
+        pipelined = run(linecross_demo, *flags, "--frame-format", frame_format)
+        single = run(linecross_demo, *flags, "--frame-format", frame_format, "--one-at-a-time")
+        assert pipelined.code == single.code == 0, pipelined.err + single.err
+        assert json.loads(pipelined.out) == json.loads(single.out)
+        assert len(json.loads(pipelined.out)["lineCrossResult"]["violations"]) == 2
+        assert "8 in flight" in pipelined.err and "1 in flight" in single.err
+        assert "per frame: decode" in pipelined.err
+
+
+def test_dropped_connection_mid_video(tmp_path, run, walker, monkeypatch):
+    from conftest import start_local_server
+
+    server = start_local_server(tmp_path, "tcp", "--license", "k", "--detector", "marker")
+    real_frames = media.frames
+
+    def server_dies(*args):
+        for count, frame in enumerate(real_frames(*args)):
+            if count == 12:
+                server.process.kill()
+                server.process.wait()
+            yield frame
+
+    monkeypatch.setattr(media, "frames", server_dies)
+    result = run(detection_demo, *server.connection, "--input", str(walker))
+    assert result.code == 1
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith(
+        "error: processInputForSession: lost the connection to the API server over TCP"
+    ), result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    "choice, transport, host, raw",
+    [
+        ("auto", 2, "ignored", True),
+        ("auto", 1, "127.0.0.1", True),
+        ("auto", 1, "localhost", True),
+        ("auto", 1, "203.0.113.5", False),
+        ("jpeg", 1, "127.0.0.1", False),
+        ("raw", 1, "203.0.113.5", True),
+    ],
+)
+def test_frame_format_follows_the_link(choice, transport, host, raw):
+    import democli
+    from sdclient import Endpoint
+
+    assert democli.sends_raw(choice, Endpoint(transport=transport, host=host)) is raw

@@ -14,8 +14,10 @@ import threading
 import cv2
 import pytest
 
+import detection
 import detection_demo
 import linecross_demo
+import local_server
 from conftest import DEMO, local_aws, start_local_server, stop_local_server
 from pictures import ONE, scene, walk, write_picture, write_video
 from sdclient import Client, Endpoint
@@ -96,12 +98,11 @@ class CannedDetector:
     def __init__(self, T):
         self.T = T
         self.sessions = {}
-        self.detect = __import__("detection").MarkerDetector()
+        self.detect = detection.MarkerDetector()
 
     def _objects(self, detection_input, frame_index):
         T = self.T
-        buffer = detection_input.params.encImageInput.buffer
-        pixels = cv2.imdecode(__import__("numpy").frombuffer(buffer, "uint8"), cv2.IMREAD_COLOR)
+        pixels = local_server.decode_image(detection_input)  # raw or JPEG, by the same field names
         return [
             T.DetectedObject(
                 name="person",
@@ -217,18 +218,11 @@ def test_our_client_against_a_generated_server(generated_server, run, tmp_path):
     assert found["left"] == pytest.approx(ONE[0], abs=0.01) and found["direction"] == "UNKNOWN"
 
     video = write_video(tmp_path / "v.mp4", walk((0.3, 0.7), (0.7, 0.7), 10), fps=10)
-    crossing = run(
-        linecross_demo,
-        *flags,
-        "--input",
-        str(video),
-        "--line",
-        "0.5,0,0.5,1",
-        "--in-point",
-        "0.9,0.5",
-        "--fps",
-        "10",
-    )
-    assert crossing.code == 0, crossing.err
-    assert "frame 9: person 1 crossed IN" in crossing.out
-    assert handler.sessions == {}  # the demo deleted its session
+    line = ["--line", "0.5,0,0.5,1", "--in-point", "0.9,0.5", "--fps", "10"]
+    for frame_format in ("raw", "jpeg"):
+        crossing = run(
+            linecross_demo, *flags, "--input", str(video), *line, "--frame-format", frame_format
+        )
+        assert crossing.code == 0, crossing.err
+        assert "frame 9: person 1 crossed IN" in crossing.out
+        assert handler.sessions == {}  # the demo deleted its session

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import detection
+import local_server
 from pictures import scene
 from sdclient import API, ApiError, Client, Endpoint
 
@@ -498,8 +499,8 @@ def test_busy_and_limit_codes_reach_the_person(tmp_path):
     server = make_server(
         API.DetectionApi, Answering(), host="127.0.0.1", port=port, client_timeout=None
     )
-    server.daemon = True
-    threading.Thread(target=server.serve, daemon=True).start()
+    server.trans.listen()
+    threading.Thread(target=local_server.accept_forever, args=(server,), daemon=True).start()
     picture = tmp_path / "p.jpg"
     cv2.imwrite(str(picture), ONE_FIGURE)
     messages = []
@@ -510,7 +511,6 @@ def test_busy_and_limit_codes_reach_the_person(tmp_path):
         with pytest.raises(ApiError) as error:
             democli.detect(args, PERSONS)
         messages.append(str(error.value))
-    server.close()  # leave the accept loop
     server.trans.close()
     assert "busy" in messages[0] and messages[0].endswith("(ERR_BUSY)")
     assert "API call limit" in messages[1] and messages[1].endswith("(ERR_API_LIMIT)")
