@@ -56,16 +56,34 @@ class Rehearsal:
         self.port = local_aws.free_port()
         self.env: dict[str, str] = {}
         self.stage = "start"
+        self.interrupted = False
+        self.current_step: subprocess.Popen[str] | None = None
+
+    def on_signal(self, *_: object) -> None:
+        """Ctrl-C or SIGTERM: end the current step; the rehearsal stops at the next stage.
+
+        Raising from the handler would be simpler, but the exception can land in a finalizer
+        (an HTTP pool closing, say), where Python swallows it.
+        """
+        self.interrupted = True
+        if self.current_step and self.current_step.poll() is None:
+            self.current_step.terminate()
+
+    def enter(self, stage: str) -> None:
+        """Start a stage of the rehearsal, unless it was interrupted."""
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.stage = stage
 
     # --- what a person types
 
     def step(self, title: str, script: str, *args: str, cwd: Path = ROOT) -> str:
         """Run `python3 script args` under a banner, as typed; return its stdout."""
         typed = shlex.join(["python3", script, *args])
-        self.stage = title
+        self.enter(title)
         banner(title, typed)
         output = []
-        process = subprocess.Popen(
+        process = self.current_step = subprocess.Popen(
             [sys.executable, script, *args],
             cwd=cwd,
             env={**self.env, "PYTHONUNBUFFERED": "1"},  # its lines in the order it writes them
@@ -84,6 +102,9 @@ class Rehearsal:
             raise
         finally:
             process.stdout.close()
+            self.current_step = None
+        if self.interrupted:
+            raise KeyboardInterrupt
         if process.returncode != 0:
             raise RehearsalFailed(f"{title} failed: `{typed}` exited {process.returncode}")
         return "".join(output)
@@ -91,7 +112,7 @@ class Rehearsal:
     # --- what the local stand-ins need
 
     def start_aws(self) -> None:
-        self.stage = "Local AWS: moto_server on loopback, fake credentials"
+        self.enter("Local AWS: moto_server on loopback, fake credentials")
         banner(self.stage)
         self.moto.start()
         print(f"moto_server is at {self.moto.endpoint} (pid {self.moto.process.pid})")
@@ -100,7 +121,7 @@ class Rehearsal:
         self.env = {**base, **local_aws.aws_environment(self.moto.endpoint)}
 
     def prepare_prerequisites(self) -> None:
-        self.stage = "Prerequisites: VPC, public subnet, security group, task execution role"
+        self.enter("Prerequisites: VPC, public subnet, security group, task execution role")
         banner(self.stage)
         ready = local_aws.create_prerequisites(
             self.moto.client("ec2"), self.moto.client("iam"), self.port, CLIENT_ADDRESS
@@ -124,7 +145,7 @@ class Rehearsal:
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP and have the API server listen there."""
         [task] = json.loads(run_task_output)["tasks"]
-        self.stage = "Fargate's part: a public IP for the task, the API server listening on it"
+        self.enter("Fargate's part: a public IP for the task, the API server listening on it")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
         public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
@@ -149,6 +170,7 @@ class Rehearsal:
             )
         deadline = time.monotonic() + 30
         while "listening" not in log.read_text():
+            self.enter(self.stage)
             if self.api_server.poll() is not None or time.monotonic() > deadline:
                 raise RehearsalFailed(
                     f"the local API server did not start: {log.read_text().strip()}"
@@ -235,24 +257,23 @@ class Rehearsal:
         self.moto.stop()
 
 
-def interrupt(*_: object) -> None:
-    """A terminating signal stops the rehearsal the way Ctrl-C does: everything is cleaned up."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument(
         "--keep", action="store_true", help="leave the local endpoint and API server running"
     )
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupt)
     isolate_from_real_aws()
     workdir = Path(tempfile.mkdtemp(prefix="sd-rehearsal-"))
     rehearsal = Rehearsal(workdir)
+    # SIGTERM stops it as Ctrl-C does; SIGINT is set too, as a shell starts background
+    # processes with it ignored.
+    signal.signal(signal.SIGTERM, rehearsal.on_signal)
+    signal.signal(signal.SIGINT, rehearsal.on_signal)
     started = time.monotonic()
     try:
         rehearsal.run()
+        rehearsal.enter("the end")
     except RehearsalFailed as error:
         print(f"\nrehearsal failed: {error}", file=sys.stderr)
         return 1
