@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 REQUIREMENTS := $(wildcard requirements*.txt demo/requirements*.txt)
 
-.PHONY: test lint rehearse clean
+.PHONY: test lint rehearse bench clean
 
 $(INSTALLED): $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,6 @@ clean:
 
 rehearse: $(INSTALLED)
 	$(BIN)/python -m rehearsal.rehearse $(if $(KEEP),--keep)
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/frame_path.py

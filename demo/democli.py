@@ -19,6 +19,7 @@ from media import FRAME_SIZE, Image, InputError, Video
 from sdclient import API, TCP, UNIX, ApiError, Client, Endpoint, check, to_plain
 
 MAX_FPS = 10
+IN_FLIGHT = 16  # video frames sent ahead of their answers on one connection
 
 
 class Parser(argparse.ArgumentParser):
@@ -222,9 +223,6 @@ def create_session(api: Client, settings) -> int:
     )
 
 
-IN_FLIGHT = 8  # frames sent ahead of their answers on one connection
-
-
 def sends_raw(choice: str, to: Endpoint) -> bool:
     """Raw RGB frames on this machine (encoding costs more than it saves), JPEG across a network."""
     if choice != "auto":
@@ -282,6 +280,7 @@ def analyse_video(
     size: tuple[int, int],
     raw: bool = False,
     in_flight: int = IN_FLIGHT,
+    clock: StageClock | None = None,
 ) -> tuple[object, list[int]]:
     """Feed the video frame by frame into a session; the session is deleted whatever happens.
 
@@ -291,7 +290,7 @@ def analyse_video(
     """
     session_id = create_session(api, settings)
     progress = ProgressBar(media.sampled_count(video, fps))
-    clock = StageClock()
+    clock = clock or StageClock()
     sent: list[int] = []
     answered = 0
 

@@ -374,7 +374,7 @@ def test_frames_in_flight_give_the_same_results_as_one_at_a_time(api_server, run
         assert pipelined.code == single.code == 0, pipelined.err + single.err
         assert json.loads(pipelined.out) == json.loads(single.out)
         assert len(json.loads(pipelined.out)["lineCrossResult"]["violations"]) == 2
-        assert "8 in flight" in pipelined.err and "1 in flight" in single.err
+        assert "16 in flight" in pipelined.err and "1 in flight" in single.err
         assert "per frame: decode" in pipelined.err
 
 
