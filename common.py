@@ -41,6 +41,13 @@ class StepFailed(Exception):
     """The step cannot go on; the message says why and what to do."""
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_SETTING, f"error: {message} (see --help)\n")
+
+
 def parse_args(
     doc: str | None,
     argv: list[str] | None,
@@ -48,7 +55,7 @@ def parse_args(
 ) -> argparse.Namespace:
     """Parse `argv` with the script's docstring as its `--help` text."""
     summary, _, details = (doc or "").strip().partition("\n")
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         description=summary,
         epilog=details.strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,12 +68,9 @@ def parse_args(
 def _client_config(core: botocore.session.Session) -> Config:
     # Fail fast on an unreachable endpoint; keep the user's own retry settings if they set any.
     config = Config(connect_timeout=5, read_timeout=60)
-    profile = core.get_scoped_config()
-    user_set_retries = {"AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"} & os.environ.keys() or {
-        "retry_mode",
-        "max_attempts",
-    } & profile.keys()
-    if not user_set_retries:
+    from_environment = {"AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"} & os.environ.keys()
+    from_profile = {"retry_mode", "max_attempts"} & core.get_scoped_config().keys()
+    if not (from_environment or from_profile):
         config = config.merge(Config(retries={"mode": "standard"}))
     return config
 

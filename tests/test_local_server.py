@@ -144,40 +144,29 @@ def test_raw_input_of_the_right_size(api_server):
     assert output.status == Code.SUCCESS and len(output.objDetResult.objects) == 1
 
 
+def file_input(path):
+    return API.DetectionInput(
+        type=API.DetectionInputType.IMG_FILE_PATH,
+        params=API.InputParams(imgFileInput=API.ImageFileInput(filename=str(path))),
+    )
+
+
+def video_input(path, fps):
+    return API.DetectionInput(
+        type=API.DetectionInputType.VID_FILE_PATH,
+        params=API.InputParams(vidFileInput=API.VideoFileInput(filename=str(path), processFps=fps)),
+    )
+
+
 def test_server_reads_files_itself(api_server, tmp_path):
     from pictures import walk, write_picture, write_video
 
     picture = write_picture(tmp_path / "p.png", [(0.4, 0.3, 0.1, 0.4)])
     video = write_video(tmp_path / "v.mp4", walk((0.2, 0.7), (0.8, 0.7), 20), fps=10)
     with api_server.client() as api:
-        image = api.call(
-            "runDetection",
-            API.DetectionInput(
-                type=3,
-                params=API.InputParams(imgFileInput=API.ImageFileInput(filename=str(picture))),
-            ),
-            PERSONS,
-        )
-        moving = api.call(
-            "runDetection",
-            API.DetectionInput(
-                type=4,
-                params=API.InputParams(
-                    vidFileInput=API.VideoFileInput(filename=str(video), processFps=5)
-                ),
-            ),
-            PERSONS,
-        )
-        too_fast = api.call(
-            "runDetection",
-            API.DetectionInput(
-                type=4,
-                params=API.InputParams(
-                    vidFileInput=API.VideoFileInput(filename=str(video), processFps=11)
-                ),
-            ),
-            PERSONS,
-        )
+        image = api.call("runDetection", file_input(picture), PERSONS)
+        moving = api.call("runDetection", video_input(video, 5), PERSONS)
+        too_fast = api.call("runDetection", video_input(video, 11), PERSONS)
     assert len(image.objDetResult.objects) == 1
     assert [o.frameIndex for o in moving.objDetResult.objects] == [
         0,

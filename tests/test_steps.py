@@ -165,10 +165,13 @@ def test_run_task_refuses_a_second_copy(ready, run):
 
 
 @pytest.mark.parametrize("count", ["0", "11", "two"])
-def test_run_task_bad_count(ready, run, count):
+def test_run_task_bad_count(ready, capsys, count):
     with pytest.raises(SystemExit) as exit_:
-        run(run_task, "--count", count)
+        run_task.main(["--count", count])
     assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: argument --count: {count!r} is not a whole number from 1 to 10 (see --help)\n"
+    )
 
 
 def test_run_task_warns_without_ingress_rule(ready, run):
