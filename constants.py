@@ -1,8 +1,8 @@
 """Deployment settings, read from the environment and from a `.env` file beside the scripts.
 
-A variable already set in the environment wins over the `.env` file. Each setting is
-checked the first time a script reads it (`constants.CLUSTER_NAME`), so a script only
-complains about the settings it uses. A bad or missing value raises `SettingError`, whose
+A variable already set in the environment wins over the `.env` file. A setting is checked
+when a script reads it (`constants.CLUSTER_NAME`), so a script only complains about the
+settings it uses. A bad or missing value raises `SettingError`, whose
 message names the variable, the value, what is allowed and where the value came from.
 
 `ENV_FILE` (environment only) points at another file instead of `.env`.
@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dotenv import dotenv_values, load_dotenv
 
@@ -43,14 +43,16 @@ class SettingError(Exception):
     """A setting is missing or has a value the scripts cannot use."""
 
 
-def load_env_file(path: str | os.PathLike[str] | None = None) -> Path:
-    """Load `path` (default: `$ENV_FILE`, else `.env` beside this file) without overriding the environment."""
-    global ENV_FILE, _FROM_FILE
-    ENV_FILE = Path(path or os.environ.get("ENV_FILE") or Path(__file__).with_name(".env"))
-    values = dotenv_values(ENV_FILE) if ENV_FILE.is_file() else {}
-    _FROM_FILE = {name: value for name, value in values.items() if name not in os.environ}
-    load_dotenv(ENV_FILE, override=False)
-    return ENV_FILE
+def _load_env_file() -> tuple[Path, dict[str, str | None]]:
+    """Load `$ENV_FILE`, else `.env` beside this file, without overriding the environment.
+
+    Returns the file and the values it set, so that errors can say where a value came from.
+    """
+    path = Path(os.environ.get("ENV_FILE") or Path(__file__).with_name(".env"))
+    values = dotenv_values(path) if path.is_file() else {}
+    from_file = {name: value for name, value in values.items() if name not in os.environ}
+    load_dotenv(path, override=False)
+    return path, from_file
 
 
 def source(name: str) -> str:
@@ -152,78 +154,69 @@ def _task_memory(name: str, value: str) -> int:
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
 
-# name: (check, default, what to tell a person who has not set it; None: optional)
-_SETTINGS: dict[str, tuple[Callable[[str, str], Any], str | None, str | None]] = {
-    "AWS_PROFILE_NAME": (_pattern(r"\S+", "a profile name from ~/.aws/config"), None, None),
-    "CLUSTER_NAME": (_pattern(_NAME, _NAME_ALLOWED), None, "a cluster name of " + _NAME_ALLOWED),
-    "TASK_FAMILY_NAME": (
-        _pattern(_NAME, _NAME_ALLOWED),
-        None,
-        "a task definition family name of " + _NAME_ALLOWED,
+
+class Setting(NamedTuple):
+    check: Callable[[str, str], Any]  # (name, text) -> value, or SettingError
+    default: str | None = None
+    required: str | None = None  # what to set it to, for a required setting without default
+
+
+_SETTINGS: dict[str, Setting] = {
+    "AWS_PROFILE_NAME": Setting(_pattern(r"\S+", "a profile name from ~/.aws/config")),
+    "CLUSTER_NAME": Setting(
+        _pattern(_NAME, _NAME_ALLOWED), required="a cluster name of " + _NAME_ALLOWED
     ),
-    "TASK_FAMILY_NAME_FULL": (
-        _pattern(_NAME + r":[1-9][0-9]*", "family:revision, such as sd-apiserver:3"),
-        None,
-        None,
+    "TASK_FAMILY_NAME": Setting(
+        _pattern(_NAME, _NAME_ALLOWED), required="a task definition family of " + _NAME_ALLOWED
     ),
-    "IMAGE_NAME": (_pattern(r"\S+", "a container image reference"), DEFAULT_IMAGE, None),
-    "TASK_EXEC_ROLE": (
+    "TASK_FAMILY_NAME_FULL": Setting(
+        _pattern(_NAME + r":[1-9][0-9]*", "family:revision, such as sd-apiserver:3")
+    ),
+    "IMAGE_NAME": Setting(_pattern(r"\S+", "a container image reference"), default=DEFAULT_IMAGE),
+    "TASK_EXEC_ROLE": Setting(
         _pattern(
             r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+",
             "an IAM role ARN such as arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
         ),
-        None,
-        "the ARN of your ECS task execution role (arn:aws:iam::ACCOUNT:role/NAME)",
+        required="the ARN of your ECS task execution role (arn:aws:iam::ACCOUNT:role/NAME)",
     ),
-    "SUBNET_NAME": (
+    "SUBNET_NAME": Setting(
         _id_list(
             r"subnet-[0-9a-f]{8,17}", "subnet ids (subnet-...), comma-separated, at most 16", 16
         ),
-        None,
-        "one or more subnet ids (subnet-...), comma-separated",
+        required="one or more subnet ids (subnet-...), comma-separated",
     ),
-    "SEC_GROUP_NAME": (
+    "SEC_GROUP_NAME": Setting(
         _id_list(
             r"sg-[0-9a-f]{8,17}", "security group ids (sg-...), comma-separated, at most 5", 5
         ),
-        None,
-        "one or more security group ids (sg-...), comma-separated",
+        required="one or more security group ids (sg-...), comma-separated",
     ),
-    "TASK_CPU": (_task_cpu, "4096", None),
-    "TASK_MEMORY": (_task_memory, "8192", None),
-    "TASK_COUNT": (_integer(1, 10), "1", None),
-    "ASSIGN_PUBLIC_IP": (_choice("ENABLED", "DISABLED"), "ENABLED", None),
-    "SD_API_TRANSPORT": (
-        _numbered({1: "TCP socket", 2: "Unix socket", 4: "HTTP/REST, server 2.x"}),
-        "1",
-        None,
+    "TASK_CPU": Setting(_task_cpu, default="4096"),
+    "TASK_MEMORY": Setting(_task_memory, default="8192"),
+    "TASK_COUNT": Setting(_integer(1, 10), default="1"),
+    "ASSIGN_PUBLIC_IP": Setting(_choice("ENABLED", "DISABLED"), default="ENABLED"),
+    "SD_API_TRANSPORT": Setting(
+        _numbered({1: "TCP socket", 2: "Unix socket", 4: "HTTP/REST, server 2.x"}), default="1"
     ),
-    "SD_API_TCP_PORT": (_integer(1026, 65535), "9090", None),
-    "SD_API_TCP_LOCAL": (_numbered({0: "all interfaces", 1: "localhost only"}), "0", None),
-    "SD_DEBUG_CRASH": (_numbered({0: "off", 1: "minidump to /var/data"}), "0", None),
-    "EFS_FILE_SYSTEM_ID": (
-        _pattern(r"fs-[0-9a-f]{8,17}", "an EFS file system id (fs-...)"),
-        None,
-        None,
-    ),
-    "LOG_GROUP": (
-        _pattern(r"[\w./#-]{1,512}", "a CloudWatch log group name (letters, digits, _ - / . #)"),
-        None,
-        None,
+    "SD_API_TCP_PORT": Setting(_integer(1026, 65535), default="9090"),
+    "SD_API_TCP_LOCAL": Setting(_numbered({0: "all interfaces", 1: "localhost only"}), default="0"),
+    "SD_DEBUG_CRASH": Setting(_numbered({0: "off", 1: "minidump to /var/data"}), default="0"),
+    "EFS_FILE_SYSTEM_ID": Setting(_pattern(r"fs-[0-9a-f]{8,17}", "an EFS file system id (fs-...)")),
+    "LOG_GROUP": Setting(
+        _pattern(r"[\w./#-]{1,512}", "a CloudWatch log group name (letters, digits, _ - / . #)")
     ),
 }
 
 
 def _resolve(name: str) -> Any:
-    check, default, required = _SETTINGS[name]
-    value = _raw(name)
+    setting = _SETTINGS[name]
+    value = _raw(name) or setting.default
     if value is None:
-        if default is None:
-            if required is not None:
-                raise _missing(name, required)
-            return None
-        value = default
-    return check(name, value)
+        if setting.required:
+            raise _missing(name, setting.required)
+        return None
+    return setting.check(name, value)
 
 
 def __getattr__(name: str) -> Any:
@@ -235,6 +228,4 @@ def __getattr__(name: str) -> Any:
     return _resolve(name)
 
 
-ENV_FILE: Path
-_FROM_FILE: dict[str, str | None] = {}
-load_env_file()
+ENV_FILE, _FROM_FILE = _load_env_file()
