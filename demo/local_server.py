@@ -133,26 +133,24 @@ class Handler:
         with self.lock:
             return self.sessions.get(session_id)
 
-    def clearSession(self, sessionId):
+    def _session_output(self, session_id: int, clear: bool):
         if not self.activated:
             return API.DetectionOutput(status=Code.ERR_NOT_ACTIVATED)
-        session = self._session(sessionId)
+        session = self._session(session_id)
         if session is None:
             return API.DetectionOutput(status=Code.ERR_INVALID_REQ)
-        settings, analysis, lock = session
+        _, analysis, lock = session
         with lock:
             output = analysis.output()
-            analysis.frames.clear()
+            if clear:
+                analysis.frames.clear()
         return output
 
+    def clearSession(self, sessionId):
+        return self._session_output(sessionId, clear=True)
+
     def getSessionResult(self, sessionId):
-        if not self.activated:
-            return API.DetectionOutput(status=Code.ERR_NOT_ACTIVATED)
-        session = self._session(sessionId)
-        if session is None:
-            return API.DetectionOutput(status=Code.ERR_INVALID_REQ)
-        with session[2]:
-            return session[1].output()
+        return self._session_output(sessionId, clear=False)
 
     def processInputForSession(self, sessionId, frameIndex, input):  # noqa: A002 - IDL name
         if not self.activated:

@@ -42,6 +42,18 @@ def aws_environment(endpoint: str) -> dict[str, str]:
     }
 
 
+def stop_process(process: subprocess.Popen | None, grace: float = 10) -> None:
+    """Terminate a child process, killing it if it has not ended after `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class MotoServer:
     """moto_server in a child process on a free loopback port."""
 
@@ -86,13 +98,7 @@ class MotoServer:
             pass
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def client(self, service: str) -> Any:
         return boto3.client(

@@ -247,13 +247,7 @@ class Rehearsal:
         print(f"\nWhen you are done: kill {' '.join(pids)}")
 
     def stop(self) -> None:
-        if self.api_server and self.api_server.poll() is None:
-            self.api_server.terminate()
-            try:
-                self.api_server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.api_server.kill()
-                self.api_server.wait()
+        local_aws.stop_process(self.api_server)
         self.moto.stop()
 
 
