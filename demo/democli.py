@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from itertools import groupby
+from pathlib import Path
 
 import cv2
 
@@ -338,6 +339,8 @@ def analyse_video(
 def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
     """The demos' common flow: analyse the input, print the answer, write the annotated copy."""
     source = media.open_input(args.input)
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise InputError(f"{args.output}: its folder does not exist")
     with Client(endpoint(args), timeout=args.timeout) as api:
         if isinstance(source, Image):
             output = api.call("runDetection", encoded(media.image_jpeg(source, size)), settings)

@@ -263,6 +263,16 @@ def test_missing_and_unreadable_input(api_server, run, tmp_path):
     assert garbage.code == 2 and "not an image or a video that can be decoded" in garbage.err
     folder = run(detection_demo, *api_server.connection, "--input", str(tmp_path))
     assert folder.code == 2 and "not a file" in folder.err
+    picture = write_picture(tmp_path / "p.png", [(0.4, 0.3, 0.1, 0.4)])
+    nowhere = run(
+        detection_demo,
+        *api_server.connection,
+        "--input",
+        str(picture),
+        "--output",
+        str(tmp_path / "no" / "x.jpg"),
+    )
+    assert nowhere.code == 2 and "its folder does not exist" in nowhere.err
 
 
 @pytest.mark.parametrize(
