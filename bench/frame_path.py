@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "demo"))
+sys.path[:0] = [str(ROOT), str(ROOT / "demo")]
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import democli  # noqa: E402
 import media  # noqa: E402
+from rehearsal.local_aws import free_port  # noqa: E402
 from sdclient import API, Client, Endpoint, check  # noqa: E402
 
 SETTINGS = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
@@ -189,12 +190,6 @@ def proxy(listen_port: int, server_port: int, delay: float, bits_per_second: flo
 
 
 # --- the client side (this process)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_child(*args: str) -> subprocess.Popen:

@@ -17,7 +17,18 @@ import cv2
 
 import media
 from media import FRAME_SIZE, Image, InputError, Video
-from sdclient import API, TCP, UNIX, ApiError, Client, Endpoint, check, to_plain
+from sdclient import (
+    API,
+    DEFAULT_PORT,
+    DEFAULT_UNIX_SOCKET,
+    TCP,
+    UNIX,
+    ApiError,
+    Client,
+    Endpoint,
+    check,
+    to_plain,
+)
 
 MAX_FPS = 10
 IN_FLIGHT = 16  # video frames sent ahead of their answers on one connection
@@ -52,11 +63,11 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
     connection.add_argument(
         "--port",
         type=port_number,
-        default=env("SD_API_TCP_PORT") or "9090",
+        default=env("SD_API_TCP_PORT") or str(DEFAULT_PORT),
         help="TCP port (default: SD_API_TCP_PORT, else 9090)",
     )
     connection.add_argument(
-        "--unix-socket", default="/var/data/apiserver.sock", help="socket path for transport 2"
+        "--unix-socket", default=DEFAULT_UNIX_SOCKET, help="socket path for transport 2"
     )
     connection.add_argument(
         "--timeout", type=positive, default=60.0, help="seconds to wait for an answer (default: 60)"

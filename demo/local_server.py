@@ -22,6 +22,7 @@ from thriftpy2.protocol import TCyBinaryProtocolFactory
 from thriftpy2.rpc import make_server
 from thriftpy2.transport import TCyBufferedTransportFactory
 
+import media
 from detection import DETECTORS, Analysis, Detector, settings_problem, unsupported
 from sdclient import API, DEFAULT_UNIX_SOCKET, TCP, UNIX
 
@@ -191,19 +192,13 @@ class Handler:
         if not video or not video.filename or not fps or not 1 <= fps <= MAX_VIDEO_FPS:
             raise InvalidInput("a video file and 1 to 10 frames per second are needed")
         capture = cv2.VideoCapture(video.filename)
-        if not capture.isOpened():
-            raise InvalidInput("video file missing or unreadable")
-        step = max(1.0, (capture.get(cv2.CAP_PROP_FPS) or fps) / fps)
-        index, next_kept = 0, 0.0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index >= next_kept:
-                analysis.process(index, frame)
-                next_kept += step
-            index += 1
+        opened, source_fps = capture.isOpened(), capture.get(cv2.CAP_PROP_FPS)
         capture.release()
+        if not opened:
+            raise InvalidInput("video file missing or unreadable")
+        source = media.Video(Path(video.filename), source_fps or fps, frame_count=0)
+        for index, frame in media.frames(source, fps):
+            analysis.process(index, frame)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -10,7 +10,6 @@ cannot be trusted again). `check` turns a non-SUCCESS `ResultCode` into `ApiErro
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -233,16 +232,3 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
-
-
-def environment_endpoint() -> Endpoint:
-    """The endpoint the server's own settings describe: SD_API_TRANSPORT and SD_API_TCP_PORT."""
-    transport = os.environ.get("SD_API_TRANSPORT", "").strip() or str(TCP)
-    port = os.environ.get("SD_API_TCP_PORT", "").strip() or str(DEFAULT_PORT)
-    if transport not in (str(TCP), str(UNIX)):
-        raise ValueError(
-            f"SD_API_TRANSPORT={transport!r} is not valid here: 1 (TCP) or 2 (Unix socket)"
-        )
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"SD_API_TCP_PORT={port!r} is not a port number")
-    return Endpoint(transport=int(transport), port=int(port))

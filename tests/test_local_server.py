@@ -508,9 +508,10 @@ def test_busy_and_limit_codes_reach_the_person(tmp_path):
 
 
 def test_endpoint_from_settings(monkeypatch):
-    from sdclient import environment_endpoint
+    import democli
 
     monkeypatch.setenv("SD_API_TRANSPORT", "2")
     monkeypatch.setenv("SD_API_TCP_PORT", "7000")
-    assert environment_endpoint() == Endpoint(transport=2, port=7000)
+    args = democli.parser("x", detection=False).parse_args([])
+    assert democli.endpoint(args) == Endpoint(transport=2, port=7000)
     assert str(Client(Endpoint(host="h", port=1)).endpoint) == "TCP h:1"
