@@ -206,6 +206,16 @@ _SETTINGS: dict[str, Setting] = {
     "LOG_GROUP": Setting(
         _pattern(r"[\w./#-]{1,512}", "a CloudWatch log group name (letters, digits, _ - / . #)")
     ),
+    "LICENSE_SECRET": Setting(
+        _pattern(
+            r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}"
+            r"|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w./-]{1,2048}"
+            r"|(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*",
+            "the ARN of a Secrets Manager secret, or the name or ARN of an SSM SecureString "
+            "parameter (such as /sd-apiserver/license), holding the licence key",
+        )
+    ),
+    "TASK_LIFETIME_MINUTES": Setting(_integer(0, 10080), default="240"),
 }
 
 

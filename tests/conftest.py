@@ -57,6 +57,8 @@ SETTING_NAMES = [
     "SD_DEBUG_CRASH",
     "EFS_FILE_SYSTEM_ID",
     "LOG_GROUP",
+    "LICENSE_SECRET",
+    "TASK_LIFETIME_MINUTES",
 ]
 MY_ADDRESS = "203.0.113.7/32"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # what moto gives the role
