@@ -190,8 +190,10 @@ class TimedHandler:
 
     def deleteSession(self, sessionId):
         with self.lock:
-            return Code.SUCCESS if self.sessions.pop(sessionId, None) is not None else (
-                Code.ERR_INVALID_REQ
+            return (
+                Code.SUCCESS
+                if self.sessions.pop(sessionId, None) is not None
+                else (Code.ERR_INVALID_REQ)
             )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from thriftpy2.thrift import TMessageType, TPayload, TType
 
 from media import FRAME_SIZE
-from sdclient import Client, UNIX
+from sdclient import UNIX, Client
 
 RAW_BYTES = FRAME_SIZE[0] * FRAME_SIZE[1] * 3
 # A round trip longer than this is a network in between: the frames go as JPEG.
