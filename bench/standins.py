@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,7 @@ class TimedHandler:
         self.next_session = 1
         self.lock = threading.Lock()
         self.detections = 0
+        self.input_types: Counter = Counter()  # DetectionInputType names of the frames sent
 
     def getStatus(self):
         return API.DetectorStatus(
@@ -133,7 +135,10 @@ class TimedHandler:
             capability=API.DetectionCapability(numConcurrentSessions=self.slot_count),
         )
 
-    def _detect(self, frame_index: int):
+    def _detect(self, frame_index: int, detection_input):
+        kind = API.DetectionInputType._VALUES_TO_NAMES.get(detection_input.type, "?")
+        with self.lock:
+            self.input_types[kind] += 1
         with self.slots:
             time.sleep(self.work)
         with self.lock:
@@ -144,7 +149,7 @@ class TimedHandler:
         )  # fmt: skip
 
     def runDetection(self, input, settings):  # noqa: A002 - IDL name
-        found = self._detect(0)
+        found = self._detect(0, input)
         return API.DetectionOutput(
             status=Code.SUCCESS, objDetResult=API.ObjectDetectionResult(objects=[found])
         )
@@ -166,7 +171,7 @@ class TimedHandler:
         with self.lock:
             if sessionId not in self.sessions:
                 return Code.ERR_INVALID_REQ
-        found = self._detect(frameIndex)
+        found = self._detect(frameIndex, input)
         with self.lock:
             if sessionId not in self.sessions:
                 return Code.ERR_INVALID_REQ

@@ -150,6 +150,7 @@ class Batch:
         self.last_error = ""
         self.outputs: dict[Path, Path] = {}
         self.progress: democli.ProgressBar | None = None
+        self.slot_threads: list[threading.Thread] = []
 
     # --- the queue
 
@@ -166,6 +167,8 @@ class Batch:
     # --- results
 
     def succeeded(self, path: Path, source: Image | Video, output, frames: list[int]) -> None:
+        if self.stop.is_set():
+            return
         if self.args.output:
             media_fps = self.args.fps
             democli.annotate(source, output, self.settings, str(self.outputs[path]), media_fps)
@@ -177,6 +180,8 @@ class Batch:
                 print("\n".join([f"{path}:", *(f"  {line}" for line in lines)]), flush=True)
 
     def failed(self, path: Path, error: Exception) -> None:
+        if self.stop.is_set():
+            return  # interrupted: what is left undone is not a failure to report
         with self.lock:
             self.failures.append(path)
             if self.progress and self.progress.on_terminal:
@@ -269,6 +274,7 @@ class Batch:
                 1 if self.args.one_at_a_time else democli.IN_FLIGHT,
                 progress=self.progress,
                 sessions=self.sessions,
+                stop=self.stop,
             )
             self.succeeded(path, video, output, frames)
         except (ApiError, InputError) as error:
@@ -286,6 +292,8 @@ class Batch:
             threading.Thread(target=self.run_slot, args=(server,), daemon=True)
             for _ in range(server.slots)
         ]
+        with self.lock:
+            self.slot_threads += slots
         for slot in slots:
             slot.start()
         for slot in slots:
@@ -316,8 +324,11 @@ class Batch:
             self.progress.close()
             democli.say("interrupted: deleting the open sessions")
             self.sessions.delete_all(timeout=min(self.args.timeout, 10))
-            for worker in workers:  # a session being created as Ctrl-C came is deleted too
-                worker.join(1)
+            # The slots stop at their next frame or answer; waiting for them also catches a
+            # session created as Ctrl-C came, and ends no thread in the middle of a decode.
+            deadline = time.monotonic() + 10
+            for worker in workers + self.slot_threads:
+                worker.join(max(0.0, deadline - time.monotonic()))
             self.sessions.delete_all(timeout=min(self.args.timeout, 10))
             raise
         self.progress.close()

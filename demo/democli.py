@@ -339,14 +339,16 @@ def analyse_video(
     why: str = "",
     progress: ProgressBar | None = None,
     sessions=None,
+    stop: threading.Event | None = None,
 ) -> tuple[object, list[int]]:
     """Feed the video frame by frame into a session; the session is deleted whatever happens.
 
     Up to `in_flight` frames are sent ahead of their answers, so the round trip is paid once,
     not per frame (1: wait for each answer). The results are fetched once, at the end.
     Returns the session's DetectionOutput and the indices of the frames sent. In a batch,
-    `progress` is the batch's bar and `sessions` (batch.OpenSessions) tracks the open session;
-    the per-frame cost line, with `why` the frame format was chosen, is printed only alone.
+    `progress` is the batch's bar, `sessions` (batch.OpenSessions) tracks the open session and
+    `stop` ends the video early; the per-frame cost line, with `why` the frame format was
+    chosen, is printed only alone.
     """
     session_id = create_session(api, settings)
     if sessions is not None:
@@ -366,6 +368,8 @@ def analyse_video(
 
     try:
         for index, frame in media.frames(video, fps):
+            if stop is not None and stop.is_set():
+                raise ApiError("stopped")
             clock.lap("decode")
             frame = media.fit(frame, size)
             clock.lap("resize")
