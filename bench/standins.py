@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,13 @@ Code = API.ResultCode
 # --- the emulated WAN link
 
 
-def _pipe(source: socket.socket, target: socket.socket, delay: float, bits_per_second: float):
+def _pipe(
+    source: socket.socket,
+    target: socket.socket,
+    delay: float,
+    bits_per_second: float,
+    carried: Callable[[int], None] = lambda size: None,
+) -> None:
     """Carry bytes one way: each chunk leaves when the link is free, arrives `delay` later."""
     chunks: queue.Queue = queue.Queue()
 
@@ -66,6 +73,7 @@ def _pipe(source: socket.socket, target: socket.socket, delay: float, bits_per_s
             target.sendall(data)
         except OSError:
             break
+        carried(len(data))
     for sock in (source, target):
         with contextlib.suppress(OSError):  # the other direction may have closed it already
             sock.shutdown(socket.SHUT_RDWR)
@@ -79,6 +87,8 @@ class Link:
         self.delay, self.bits_per_second = delay_ms / 1000, mbit * 1e6
         self.listener = socket.create_server(("127.0.0.1", port))
         self.sockets: list[socket.socket] = []
+        self.bytes_to_server = 0
+        self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -95,10 +105,18 @@ class Link:
             for sock in (client, upstream):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self.sockets.append(sock)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(
-                    target=_pipe, args=(a, b, self.delay, self.bits_per_second), daemon=True
-                ).start()
+            threading.Thread(
+                target=_pipe,
+                args=(client, upstream, self.delay, self.bits_per_second, self._count),
+                daemon=True,
+            ).start()
+            threading.Thread(
+                target=_pipe, args=(upstream, client, self.delay, self.bits_per_second), daemon=True
+            ).start()
+
+    def _count(self, size: int) -> None:
+        with self.lock:
+            self.bytes_to_server += size
 
     def close(self) -> None:
         self.listener.close()
