@@ -318,3 +318,49 @@ def test_output_names_never_clash(files):
         assert copy.parent == Path("out")
         video = path.suffix.lower() in batch.VIDEO_SUFFIXES
         assert copy.suffix in ({".mp4", ".avi"} if video else {".png", ".jpg"})
+
+
+# --- describe_task.py prints the servers ready to paste
+
+
+def test_describe_task_prints_every_server_as_one_host_list(stub, clean_settings, run):
+    import describe_task
+
+    clean_settings.setenv("CLUSTER_NAME", "sd-test")
+    arns = [f"arn:aws:ecs:us-east-1:123456789012:task/sd-test/0f1e2d3{n}" for n in (1, 2)]
+    definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/sd-apiserver:1"
+    stub("ecs").add_response("list_tasks", {"taskArns": arns})
+    tasks = [
+        {
+            "taskArn": arn,
+            "taskDefinitionArn": definition,
+            "lastStatus": "RUNNING",
+            "attachments": [
+                {
+                    "type": "ElasticNetworkInterface",
+                    "details": [
+                        {"name": "networkInterfaceId", "value": f"eni-0{n}"},
+                        {"name": "privateIPv4Address", "value": f"10.0.1.{n}"},
+                    ],
+                }
+            ],
+        }
+        for n, arn in enumerate(arns, 1)
+    ]
+    stub("ecs").add_response("describe_tasks", {"tasks": tasks, "failures": []})
+    for n in (1, 2):
+        interface = {"NetworkInterfaceId": f"eni-0{n}", "Association": {"PublicIp": f"54.0.0.{n}"}}
+        stub("ec2").add_response("describe_network_interfaces", {"NetworkInterfaces": [interface]})
+        stub("ecs").add_response(
+            "describe_task_definition",
+            {
+                "taskDefinition": {
+                    "containerDefinitions": [{"portMappings": [{"containerPort": 9090}]}]
+                }
+            },
+        )
+    result = run(describe_task, "--interval", "0")
+    assert result.code == 0, result.err
+    line = next(line for line in result.err.splitlines() if "for a batch" in line)
+    assert line == "all 2 servers for a batch: --host 54.0.0.1:9090,54.0.0.2:9090"
+    assert democli.host_list(line.split("--host ")[1]) == [("54.0.0.1", 9090), ("54.0.0.2", 9090)]
