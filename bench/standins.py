@@ -253,8 +253,11 @@ class TimedServer:
             self.server.handle(connection)
 
     def close(self) -> None:
+        """Stop listening and drop every connection, as a server that dies."""
         self.server.trans.close()
         for connection in self.connections:
+            with contextlib.suppress(Exception):
+                connection.sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading
             with contextlib.suppress(Exception):
                 connection.close()
 

@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -179,6 +180,32 @@ def test_an_unreachable_server_leaves_its_inputs_to_the_other(timed_servers, run
     assert result.code == 0, result.err
     assert set(json_lines(result.out)) == {str(path) for path in paths}
     assert f"cannot reach the API server over TCP 127.0.0.1:{dead_port}" in result.err
+
+
+def test_a_server_dying_mid_batch_leaves_the_rest_to_the_other(timed_servers, run, tmp_path):
+    dying, alive = timed_servers(2, work=0.01, slots=2)
+    paths = figures_folder(tmp_path / "in", 30)[:-1]
+    (tmp_path / "in" / "walk.mp4").unlink()  # pictures only: each answer is one input
+
+    def die_after_some() -> None:
+        while dying.handler.detections < 4:
+            time.sleep(0.001)
+        dying.close()
+
+    threading.Thread(target=die_after_some, daemon=True).start()
+    result = run(
+        detection_demo,
+        *("--host", hosts(dying.port, alive.port)),
+        *("--input", str(tmp_path / "in"), "--json"),
+    )
+    by_input = json_lines(result.out)
+    assert set(by_input) == {str(path) for path in paths}
+    failed = [line for line in by_input.values() if "error" in line]
+    # At most the input each of the dying server's slots was waiting for; the rest moved over.
+    assert len(failed) <= 2, failed
+    assert all("lost the connection" in line["error"] for line in failed)
+    assert alive.handler.detections >= len(paths) - dying.handler.detections
+    assert result.code == (1 if failed else 0)
 
 
 def test_no_server_reachable_fails_every_input(run, tmp_path):
