@@ -76,7 +76,12 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
     connection.add_argument(
         "--timeout", type=positive, default=60.0, help="seconds to wait for an answer (default: 60)"
     )
-    result.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    result.add_argument(
+        "--json",
+        action="store_true",
+        help="print the server's answer as JSON"
+        + ("; a batch: one line per input" if detection else ""),
+    )
     if detection:
         result.add_argument(
             "--input",
@@ -133,7 +138,11 @@ def host_list(text: str) -> list[tuple[str, int | None]]:
             host = part  # a name, an IPv4 address or a bare IPv6 address
         if not host or port_text == "":
             raise argparse.ArgumentTypeError(f"{part!r} is not host or host:port")
-        hosts.append((host, port_number(port_text) if port_text is not None else None))
+        try:
+            port = port_number(port_text) if port_text is not None else None
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"{part!r}: {error}") from None
+        hosts.append((host, port))
     return hosts
 
 
