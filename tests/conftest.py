@@ -210,7 +210,8 @@ def start_local_server(
         flags = ["--transport", "1", "--port", str(port)]
         connection = ["--transport", "1", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, str(DEMO / "local_server.py"), *flags, *extra],
+        [sys.executable, "-m", "localserver", *flags, *extra],
+        cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
     )
