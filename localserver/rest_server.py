@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
@@ -165,5 +166,9 @@ def request_handler(idle_timeout: float | None) -> type[WSGIRequestHandler]:
 
     class Handler(WSGIRequestHandler):
         timeout = idle_timeout
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # One plain line per request (werkzeug's own adds terminal colours, even in a log file).
+            print(f'{self.address_string()} "{self.requestline}" {code}', file=sys.stderr)
 
     return Handler
