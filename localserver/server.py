@@ -116,10 +116,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.exit(2, f"error: {error}\n")
     key = args.license if args.license is not None else os.environ.get("SD_API_LICENSE_KEY")
     if args.transport == REST and not (key or "").strip():
+        name = "--license" if args.license is not None else "SD_API_LICENSE_KEY"
         state = "is empty" if key is not None else "is not set"
         parser.exit(
             2,
-            f"error: SD_API_LICENSE_KEY {state}: the REST mode (SD_API_TRANSPORT=4) activates at "
+            f"error: {name} {state}: the REST mode (SD_API_TRANSPORT=4) activates at "
             "start and cannot run without a licence key\n",
         )
     args.license = (key or "").strip()

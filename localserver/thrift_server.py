@@ -249,7 +249,7 @@ class Processor(TProcessor):
         try:
             args.read(iprot)
             iprot.read_message_end()
-        except MessageTooLarge:
+        except (MessageTooLarge, MemoryError):  # MemoryError: a declared size thriftpy2 cannot hold
             self.refused = True
             return api, seqid, result, lambda: self._handler.invalid_request(api)
         names = [spec[1] for spec in args.thrift_spec.values()]
