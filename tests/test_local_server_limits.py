@@ -7,6 +7,7 @@ with their size, messages past the maximum, idle connections, and signals at any
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import random
 import signal
@@ -395,3 +396,58 @@ def test_a_signal_mid_detection(tmp_path, signum, code):
     caller.join(timeout=60)
     assert process.returncode == code, err
     assert "Traceback" not in err and "local API server stopped" in err
+
+
+# --- settings and flags: accepted, or refused in one line with exit 2
+
+
+setting_text = st.one_of(
+    st.sampled_from(["1", "2", "4", "0", "9090", "1026", "65535", "65536", "", " ", "²", "٣", "nan",
+                     "-1", "1e3", "0x10", "4 ", "inf"]),
+    st.text(max_size=6),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.fixed_dictionaries(
+        {},
+        optional={
+            "SD_API_TRANSPORT": setting_text,
+            "SD_API_TCP_PORT": setting_text,
+            "SD_API_TCP_LOCAL": setting_text,
+            "SD_API_LICENSE_KEY": setting_text,
+        },
+    ),
+    flags=st.lists(
+        st.tuples(
+            st.sampled_from(["--transport", "--port", "--max-pixels", "--max-message",
+                             "--idle-timeout", "--max-sessions"]),
+            setting_text,
+        ),
+        max_size=3,
+    ),
+)  # fmt: skip
+def test_any_setting_is_accepted_or_refused_in_one_line(values, flags):
+    from localserver.server import parse_args
+
+    argv = [f"{flag}={value}" for flag, value in flags]
+    names = ("SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL", "SD_API_LICENSE_KEY")
+    saved = {name: os.environ.pop(name, None) for name in names}
+    os.environ.update({k: v for k, v in values.items() if "\0" not in v})
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = parse_args(argv)
+    except SystemExit as exit_:
+        assert exit_.code == 2
+        [line] = errors.getvalue().splitlines()
+        assert line.startswith("error: ")
+    else:
+        assert args.transport in (1, 2, 4) and 1026 <= args.port <= 65535
+        assert args.license or args.transport != 4
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -343,3 +345,32 @@ def test_result_code_table_matches_the_idl():
 
     assert result_codes.NAMES == API.ResultCode._VALUES_TO_NAMES
     assert set(result_codes.MEANINGS) == set(result_codes.NAMES) - {result_codes.SUCCESS}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    flags=st.lists(
+        st.tuples(
+            st.sampled_from(["--port", "--timeout", "--area", "--type", "--region", "--presetmode"]),
+            st.one_of(
+                st.sampled_from(["0", "1", "9090", "0.0005", "nan", "inf", "-1", "²", "1e400",
+                                 "0,0,1,1", "0.5,0.5,0.5,0.6", "1,1,0,0", "nan,0,1,1", ""]),
+                st.text(max_size=8),
+            ),
+        ),
+        max_size=3,
+    )
+)  # fmt: skip
+def test_any_demo_argument_is_accepted_or_refused_in_one_line(flags):
+    argv = ["-i", "street.jpg", *(f"{flag}={value}" for flag, value in flags)]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args = http_demo.parse_args(argv)
+    except SystemExit as exit_:
+        assert exit_.code == 2
+        [line] = errors.getvalue().splitlines()
+        assert line.startswith("error: ")
+    else:
+        assert 0 < args.timeout < float("inf") and 1 <= args.port <= 65535
+        assert len(args.area) <= 2 and all(a[0] < a[2] and a[1] < a[3] for a in args.area)
