@@ -143,7 +143,9 @@ class Batch:
         self.inputs = inputs
         self.servers = [Server(endpoint) for endpoint in endpoints]
         self.queue: deque[Path] = deque(inputs)
+        self.taken = 0  # inputs taken from the queue and not finished: they may come back
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
         self.stop = threading.Event()
         self.sessions = OpenSessions()
         self.failures: list[Path] = []
@@ -154,34 +156,63 @@ class Batch:
 
     # --- the queue
 
-    def take(self) -> Path | None:
-        with self.lock:
-            if self.stop.is_set() or not self.queue:
-                return None
-            return self.queue.popleft()
+    def take(self, wait: bool = True) -> Path | None:
+        """The next input; None once every input is finished (or the batch is stopped).
+
+        While the queue is empty but inputs are still being worked on elsewhere, `wait`: a slot
+        whose server goes away puts its inputs back. A slot with answers to read does not wait.
+        """
+        with self.changed:
+            while not self.stop.is_set():
+                if self.queue:
+                    self.taken += 1
+                    return self.queue.popleft()
+                if not self.taken or not wait:
+                    return None
+                self.changed.wait(0.2)
+            return None
 
     def put_back(self, paths: list[Path]) -> None:
-        with self.lock:
+        with self.changed:
             self.queue.extendleft(reversed(paths))
+            self.taken -= len(paths)
+            self.changed.notify_all()
+
+    def finished(self) -> None:
+        with self.changed:
+            self.taken -= 1
+            self.changed.notify_all()
 
     # --- results
 
     def succeeded(self, path: Path, source: Image | Video, output, frames: list[int]) -> None:
+        """Print the input's result and write its annotated copy; it is finished."""
         if self.stop.is_set():
             return
-        if self.args.output:
-            media_fps = self.args.fps
-            democli.annotate(source, output, self.settings, str(self.outputs[path]), media_fps)
+        try:
+            if self.args.output:
+                democli.annotate(
+                    source, output, self.settings, str(self.outputs[path]), self.args.fps
+                )
+        except InputError as error:
+            self.failed(path, error)
+            return
         with self.lock:
             if self.args.json:
                 print(json.dumps({"input": str(path), **to_plain(output)}), flush=True)
             else:
                 lines = democli.summary(output, frames)
                 print("\n".join([f"{path}:", *(f"  {line}" for line in lines)]), flush=True)
+        self.finished()
 
-    def failed(self, path: Path, error: Exception) -> None:
+    def failed(self, path: Path, error: Exception, taken: bool = True) -> None:
+        """Report the input as failed; it is finished (`taken`: it came from the queue)."""
         if self.stop.is_set():
             return  # interrupted: what is left undone is not a failure to report
+        if taken:
+            self.finished()
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            self.progress.step()
         with self.lock:
             self.failures.append(path)
             if self.progress and self.progress.on_terminal:
@@ -222,13 +253,21 @@ class Batch:
                 return
             try:
                 check(output.status, "runDetection")
-                self.succeeded(path, image, output, [0])
-            except (ApiError, InputError) as error:
+            except ApiError as error:
                 self.failed(path, error)
+                return
             self.progress.step()
+            self.succeeded(path, image, output, [0])
 
         try:
-            while (path := self.take()) is not None:
+            while True:
+                path = self.take(wait=not pending)
+                if path is None:
+                    if not pending:
+                        break
+                    while pending:
+                        receive_one()
+                    continue
                 try:
                     source = media.open_input(str(path))
                     payload = (
@@ -256,8 +295,6 @@ class Batch:
                 pending.append((path, source))
                 if len(pending) >= IMAGE_DEPTH:
                     receive_one()
-            while pending:
-                receive_one()
         finally:
             api.close()
 
@@ -276,9 +313,10 @@ class Batch:
                 sessions=self.sessions,
                 stop=self.stop,
             )
-            self.succeeded(path, video, output, frames)
         except (ApiError, InputError) as error:
             self.failed(path, error)
+            return
+        self.succeeded(path, video, output, frames)
 
     def run_server(self, server: Server) -> None:
         try:
@@ -333,7 +371,7 @@ class Batch:
             raise
         self.progress.close()
         for path in list(self.queue):  # no server could take them
-            self.failed(path, ApiError(self.last_error or "no server could take it"))
+            self.failed(path, ApiError(self.last_error or "no server could take it"), taken=False)
         self.queue.clear()
         seconds = time.monotonic() - start
         slots = sum(server.slots for server in self.servers)
