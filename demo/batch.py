@@ -11,6 +11,7 @@ the batch goes on; a server that cannot be reached leaves its inputs to the othe
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import time
@@ -351,16 +352,18 @@ class Batch:
             threading.Thread(target=self.run_server, args=(server,), daemon=True)
             for server in self.servers
         ]
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
         try:
             for worker in workers:
                 worker.start()
             for worker in workers:
                 while worker.is_alive():  # timed: Ctrl-C reaches this thread at once
                     worker.join(0.2)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated) as stopped:
             self.stop.set()
             self.progress.close()
-            democli.say("interrupted: deleting the open sessions")
+            democli.say(f"{stopped or 'interrupted'}: deleting the open sessions")
             self.sessions.delete_all(timeout=min(self.args.timeout, 10))
             # The slots stop at their next frame or answer; waiting for them also catches a
             # session created as Ctrl-C came, and ends no thread in the middle of a decode.
@@ -368,7 +371,12 @@ class Batch:
             for worker in workers + self.slot_threads:
                 worker.join(max(0.0, deadline - time.monotonic()))
             self.sessions.delete_all(timeout=min(self.args.timeout, 10))
+            if isinstance(stopped, Terminated):
+                return 128 + signal.SIGTERM
             raise
+        finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous)
         self.progress.close()
         for path in list(self.queue):  # no server could take them
             self.failed(path, ApiError(self.last_error or "no server could take it"), taken=False)
@@ -384,6 +392,17 @@ class Batch:
             democli.say(f"error: {len(self.failures)} of {len(self.inputs)} inputs failed")
             return 1
         return 0
+
+
+class Terminated(Exception):
+    """SIGTERM during a batch: its sessions are deleted as on Ctrl-C."""
+
+    def __str__(self) -> str:
+        return "terminated"
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
 
 
 def _sampled_count(path: Path, fps: float) -> int:

@@ -220,8 +220,13 @@ def test_no_server_reachable_fails_every_input(run, tmp_path):
     assert result.err.strip().endswith(f"error: {len(paths)} of {len(paths)} inputs failed")
 
 
-@pytest.mark.parametrize("server_count", [1, 2])
-def test_ctrl_c_deletes_every_open_session(timed_servers, tmp_path, server_count):
+@pytest.mark.parametrize(
+    "server_count, stop_signal, code",
+    [(1, signal.SIGINT, 130), (2, signal.SIGINT, 130), (2, signal.SIGTERM, 143)],
+)
+def test_ctrl_c_or_sigterm_deletes_every_open_session(
+    timed_servers, tmp_path, server_count, stop_signal, code
+):
     servers = timed_servers(server_count, work=0.3, slots=2)
     folder = tmp_path / "in"
     folder.mkdir()
@@ -243,12 +248,12 @@ def test_ctrl_c_deletes_every_open_session(timed_servers, tmp_path, server_count
         while sum(len(server.handler.sessions) for server in servers) < 2 * server_count:
             assert time.monotonic() < deadline and demo.poll() is None, demo.communicate()
             time.sleep(0.02)
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(stop_signal)
         out, err = demo.communicate(timeout=30)
     finally:
         local_aws.stop_process(demo)
-    assert demo.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert demo.returncode == code, err
+    assert ": deleting the open sessions" in err and "Traceback" not in err
     for server in servers:
         assert server.handler.sessions == {}
 
