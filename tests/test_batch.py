@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import batch
@@ -139,6 +139,47 @@ def test_a_failed_input_is_reported_and_the_batch_goes_on(api_server, run, tmp_p
     assert all(by_input[str(path)]["status"] == "SUCCESS" for path in paths)
     assert result.err.strip().splitlines()[-1] == "error: 1 of 6 inputs failed"
     assert f"error: {broken}: " in result.err and "Traceback" not in result.err
+
+
+# `run` only captures output, reset at each call: it is safe to share between examples.
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    good=st.lists(st.booleans(), min_size=1, max_size=8),
+    server_count=st.integers(1, 2),
+    slots=st.integers(1, 3),
+)
+def test_every_input_gets_one_line_and_failures_are_counted(
+    run, tmp_path_factory, good, server_count, slots
+):
+    folder = tmp_path_factory.mktemp("batch")
+    for index, decodes in enumerate(good):
+        if decodes:
+            write_picture(folder / f"i{index}.png", [(0.4, 0.3, 0.1, 0.4)])
+        else:
+            (folder / f"i{index}.jpg").write_bytes(b"not a picture")
+    servers = [TimedServer(local_aws.free_port(), 0.0, slots) for _ in range(server_count)]
+    try:
+        result = run(
+            detection_demo,
+            *("--host", hosts(*(server.port for server in servers))),
+            *("--input", str(folder), "--json"),
+        )
+    finally:
+        for server in servers:
+            server.close()
+    lines = json_lines(result.out)
+    assert len(lines) == len(good)
+    failed = sum(not decodes for decodes in good)
+    assert sum("error" in line for line in lines.values()) == failed
+    assert result.code == (1 if failed else 0)
+    assert (
+        f"over {server_count} server" in result.err
+        and f"({slots * server_count} slots)" in result.err
+    )
+    if failed:
+        assert result.err.strip().endswith(f"error: {failed} of {len(good)} inputs failed")
 
 
 def test_missing_input_is_a_bad_argument(api_server, run, tmp_path):
