@@ -22,6 +22,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from thriftpy2.rpc import make_client
@@ -369,23 +370,36 @@ def test_sigterm_during_start_up_exits_0(tmp_path, seed):
 
 
 @pytest.mark.parametrize(
-    "signum, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+    "transport, signum, code",
+    [
+        ("1", signal.SIGTERM, 0),
+        ("1", signal.SIGINT, 130),
+        ("1", signal.SIGHUP, 129),
+        ("4", signal.SIGTERM, 0),
+    ],
 )
-def test_a_signal_mid_detection(tmp_path, signum, code):
+def test_a_signal_mid_detection(transport, signum, code):
     """HOG on a large frame takes seconds: the signal lands inside OpenCV, not between calls."""
     port = free_port()
     process = spawn(
-        "--transport", "1", "--host", "127.0.0.1", "--port", str(port), "--license", "k"
-    )
+        "--transport", transport, "--host", "127.0.0.1", "--port", str(port), "--license", "k"
+    )  # fmt: skip
     assert "listening" in process.stderr.readline()
     busy = np.random.default_rng(1).integers(0, 255, (2400, 3200, 3), np.uint8)
-    frame = encoded(cv2.imencode(".jpg", busy)[1].tobytes())
+    picture = cv2.imencode(".jpg", busy)[1].tobytes()
 
     def detect():
-        client = make_client(API.DetectionApi, "127.0.0.1", port, proto_factory=PROTOCOL,
-                             trans_factory=TRANSPORT, timeout=60000)  # fmt: skip
         with contextlib.suppress(Exception):  # the server stops under it
-            client.runDetection(frame, PERSONS)
+            if transport == "4":
+                files = {
+                    "media": ("media", picture),
+                    "settings": ("settings", '{"type": "object"}'),
+                }
+                requests.post(f"http://127.0.0.1:{port}/v1/detect", files=files, timeout=60)
+                return
+            client = make_client(API.DetectionApi, "127.0.0.1", port, proto_factory=PROTOCOL,
+                                 trans_factory=TRANSPORT, timeout=60000)  # fmt: skip
+            client.runDetection(encoded(picture), PERSONS)
 
     caller = threading.Thread(target=detect)
     caller.start()
@@ -396,6 +410,7 @@ def test_a_signal_mid_detection(tmp_path, signum, code):
     caller.join(timeout=60)
     assert process.returncode == code, err
     assert "Traceback" not in err and "local API server stopped" in err
+    assert "POST /v1/detect" not in err  # the request was still in the detector
 
 
 # --- settings and flags: accepted, or refused in one line with exit 2

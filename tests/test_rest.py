@@ -6,8 +6,10 @@ import contextlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -374,3 +376,37 @@ def test_any_demo_argument_is_accepted_or_refused_in_one_line(flags):
     else:
         assert 0 < args.timeout < float("inf") and 1 <= args.port <= 65535
         assert len(args.area) <= 2 and all(a[0] < a[2] and a[1] < a[3] for a in args.area)
+
+
+def test_rest_limits_chunked_uploads_and_idle_connections(tmp_path, picture):
+    server = start_local_server(
+        tmp_path, "rest", "--detector", "marker", "--license", "k",
+        "--max-message", "65536", "--idle-timeout", "1",
+    )  # fmt: skip
+    port = int(server.connection[-1])
+    try:
+        boundary = "b0undary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="settings"; filename="settings"'
+            f'\r\n\r\n{{"type": "object"}}\r\n--{boundary}\r\nContent-Disposition: form-data; '
+            'name="media"; filename="media"\r\n\r\n'
+        ).encode()
+
+        def chunks():  # no Content-Length: the size is only known by reading
+            yield head
+            for _ in range(20):
+                yield b"\xff" * 16384
+
+        answer = requests.post(
+            url(server), data=chunks(), timeout=30,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )  # fmt: skip
+        assert answer.status_code == 413 and answer.json()["status"] == 4
+        with socket.create_connection(("127.0.0.1", port), 10) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # closed by the server
+            assert 0.5 < time.monotonic() - started < 5
+        assert vendor_request(url(server), picture.read_bytes(), {"type": "object"}).ok
+    finally:
+        stop_local_server(server)
+    assert server.process.returncode == 0
