@@ -164,7 +164,10 @@ def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
             f"the server answered HTTP {response.status_code} {response.reason or ''}".rstrip()
             + (f": {one_line(str(detail))}" if detail else "")
         )
-    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if isinstance(status, str) and status.strip().isascii() and status.strip().isdigit():
+        answer["status"] = int(status)  # lenient: a number sent as text
+    elif isinstance(status, bool) or not isinstance(status, int):
         raise ApiError(
             f"the answer from {url} is not the REST API's JSON: {one_line(response.text, 80)!r}"
         )
@@ -186,6 +189,8 @@ def detections(answer: dict) -> list[SimpleNamespace]:
     """The `data` entries of every result, leniently: entries without a box keep what they have."""
     found = []
     results = answer.get("result")
+    if isinstance(results, dict):
+        results = [results]  # lenient: one result not wrapped in a list
     for result in results if isinstance(results, list) else []:
         data = result.get("data") if isinstance(result, dict) else None
         for entry in data if isinstance(data, list) else []:

@@ -276,6 +276,10 @@ def test_demo_is_lenient_on_unknown_keys(picture, run):
         result = run(http_demo, "-s", "127.0.0.1", "-p", str(peer.port), "-i", str(picture))
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "2 object(s) found"
+    unwrapped = json.dumps({"status": "1", "result": {"data": [{"name": "person"}]}}).encode()
+    with HttpPeer(lambda request: Reply(200, unwrapped)) as peer:
+        result = run(http_demo, "-s", "127.0.0.1", "-p", str(peer.port), "-i", str(picture))
+    assert result.code == 0 and result.out == "1 object(s) found\n  person\n", result.err
 
 
 @pytest.mark.parametrize(
@@ -284,7 +288,9 @@ def test_demo_is_lenient_on_unknown_keys(picture, run):
         (Reply(500, b"<html>boom</html>", "text/html"), "the server answered HTTP 500 Canned"),
         (Reply(413, b'{"status": 4, "error": "too\\nlarge"}'), "HTTP 413 Canned: too large"),
         (Reply(200, b"<html>not json</html>", "text/html"), "is not the REST API's JSON"),
-        (Reply(200, b'{"status": "1"}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": "one"}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": true}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": "4"}'), "(ERR_INVALID_REQ)"),
         (Reply(200, b"[1]"), "is not the REST API's JSON"),
         (Reply(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"sta'), "error: "),
         (Reply(raw=b"SSH-2.0-OpenSSH\r\n"), "error: "),
