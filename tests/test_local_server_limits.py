@@ -466,3 +466,42 @@ def test_any_setting_is_accepted_or_refused_in_one_line(values, flags):
             os.environ.pop(name, None)
             if value is not None:
                 os.environ[name] = value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_CHECKS)
+@given(
+    kind=st.sampled_from(["free", "missing folder", "folder", "file", "long", "dangling link"]),
+    name=st.text(st.characters(codec="utf-8", exclude_characters="/"), min_size=1, max_size=20),
+)
+def test_any_socket_path_listens_or_is_refused_in_one_line(tmp_path, kind, name):
+    from localserver.server import CannotListen, listen_unix
+
+    base = tmp_path / "p"
+    base.mkdir(exist_ok=True)
+    path = base / name
+    if kind == "missing folder":
+        path = base / "missing" / name
+    elif kind == "folder":
+        path.mkdir(exist_ok=True)
+    elif kind == "file":
+        path.write_text("keep")
+    elif kind == "long":
+        path = base / (name * 20)[:200]
+    elif kind == "dangling link":
+        path.symlink_to(base / "nowhere")
+    try:
+        listener = listen_unix(path)
+    except CannotListen as error:
+        assert "\n" not in str(error)
+        if kind == "file":
+            assert path.read_text() == "keep"
+    else:
+        listener.close()
+        path.unlink()
+        assert kind in ("free", "long")
+    finally:
+        for each in list(base.iterdir()):
+            if each.is_symlink() or each.is_file() or each.is_socket():
+                each.unlink()
+            elif each.is_dir():
+                each.rmdir()
