@@ -505,3 +505,12 @@ def test_any_socket_path_listens_or_is_refused_in_one_line(tmp_path, kind, name)
                 each.unlink()
             elif each.is_dir():
                 each.rmdir()
+
+
+def test_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "localserver", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m localserver")
+    assert "SD_API_LICENSE_KEY" in result.stdout
