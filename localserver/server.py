@@ -234,6 +234,7 @@ class Stop:
         if not self.serving:
             if self.socket_file:
                 self.socket_file.unlink(missing_ok=True)
+            os.write(2, b"local API server stopped during start-up\n")
             os._exit(self.code)  # nothing started yet that needs an orderly stop
         self.event.set()
 
