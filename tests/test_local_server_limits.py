@@ -385,8 +385,11 @@ def test_a_signal_mid_detection(transport, signum, code):
         "--transport", transport, "--host", "127.0.0.1", "--port", str(port), "--license", "k"
     )  # fmt: skip
     assert "listening" in process.stderr.readline()
-    busy = np.random.default_rng(1).integers(0, 255, (2400, 3200, 3), np.uint8)
+    busy = np.random.default_rng(1).integers(0, 255, (1600, 2400, 3), np.uint8)
     picture = cv2.imencode(".jpg", busy)[1].tobytes()
+    most_accurate = API.DetectionSettings(
+        objSettings=API.ObjectDetectionSettings(enabled=True, env=API.ObjectDetectionEnv.VERY_BUSY)
+    )
 
     def detect():
         with contextlib.suppress(Exception):  # the server stops under it
@@ -399,18 +402,20 @@ def test_a_signal_mid_detection(transport, signum, code):
                 return
             client = make_client(API.DetectionApi, "127.0.0.1", port, proto_factory=PROTOCOL,
                                  trans_factory=TRANSPORT, timeout=60000)  # fmt: skip
-            client.runDetection(encoded(picture), PERSONS)
+            client.runDetection(encoded(picture), most_accurate)
 
-    caller = threading.Thread(target=detect)
-    caller.start()
+    callers = [threading.Thread(target=detect) for _ in range(3)]  # the detector stays busy
+    for caller in callers:
+        caller.start()
     time.sleep(1.0)  # sent, decoded, and into the detector
     assert process.poll() is None
     process.send_signal(signum)
     _, err = process.communicate(timeout=30)
-    caller.join(timeout=60)
+    for caller in callers:
+        caller.join(timeout=60)
     assert process.returncode == code, err
     assert "Traceback" not in err and "local API server stopped" in err
-    assert "POST /v1/detect" not in err  # the request was still in the detector
+    assert "POST /v1/detect" not in err  # no request was answered: all were in the detector
 
 
 # --- settings and flags: accepted, or refused in one line with exit 2
@@ -514,3 +519,19 @@ def test_help():
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith("usage: python -m localserver")
     assert "SD_API_LICENSE_KEY" in result.stdout
+
+
+def test_detection_time_is_bounded_for_a_large_picture():
+    """A 25 Mpx picture, under the pixel budget, costs the detector what a 4 Mpx one does."""
+    from localserver.detection import HogPersonDetector
+
+    detector = HogPersonDetector()
+
+    def seconds(side: int) -> float:
+        started = time.monotonic()
+        assert (
+            detector(np.full((side, side, 3), 127, np.uint8), API.ObjectDetectionEnv.NORMAL) == []
+        )
+        return time.monotonic() - started
+
+    assert seconds(5000) < 2 * seconds(2000) + 0.5
