@@ -292,9 +292,13 @@ def test_demo_is_lenient_on_unknown_keys(picture, run):
         (Reply(200, b'{"status": true}'), "is not the REST API's JSON"),
         (Reply(200, b'{"status": "4"}'), "(ERR_INVALID_REQ)"),
         (Reply(200, b"[1]"), "is not the REST API's JSON"),
-        (Reply(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"sta'), "error: "),
-        (Reply(raw=b"SSH-2.0-OpenSSH\r\n"), "error: "),
-        (DROP, "error: "),
+        (
+            Reply(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"sta'),
+            "broke off: IncompleteRead(5 bytes read, 95 more expected)",
+        ),
+        (Reply(raw=b"SSH-2.0-OpenSSH\r\n"), "dropped the connection: its answer is not HTTP"),
+        (DROP, "dropped the connection: Remote end closed connection without response"),
+        (Reply(200, b"[" * (17 << 20)), "is larger than 16777216 bytes"),
     ],
 )
 def test_demo_http_errors_and_drops_in_one_line(picture, run, reply, message):
