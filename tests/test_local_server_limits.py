@@ -544,3 +544,25 @@ def test_detection_time_is_bounded_for_a_large_picture():
         return time.monotonic() - started
 
     assert seconds(5000) < 2 * seconds(2000) + 0.5
+
+
+def test_the_licence_key_is_never_printed(tmp_path):
+    key = "sd-KEY-7f3a9c"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localserver", "--host", "127.0.0.1", "--port", str(port),
+         "--detector", "marker"],
+        cwd=ROOT, env={**os.environ, "SD_API_TRANSPORT": "4", "SD_API_LICENSE_KEY": key},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert "listening" in process.stderr.readline()
+    answer = requests.post(
+        f"http://127.0.0.1:{port}/v1/detect",
+        files={"media": ("media", b"x"), "settings": ("settings", '{"type": "object"}')},
+        timeout=30,
+    )
+    assert answer.json()["status"] == Code.ERR_INVALID_REQ and key not in answer.text
+    process.terminate()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert key not in out + err and "POST /v1/detect" in err
