@@ -102,6 +102,9 @@ def test_a_decode_bomb_is_refused_from_its_header(rest_server):
         ("post", "/v1/detect", {"media": b"x"}, 400),
         ("post", "/v1/detect", {"media": b"x", "settings": b"not json"}, 400),
         ("post", "/v1/detect", {"media": b"x", "settings": b"[1, 2]"}, 400),
+        ("post", "/v1/detect", {"media": b"x", "settings": b"[" * 100_000}, 400),
+        ("post", "/v1/detect", {"media": b"x", "settings": b"\xff\xfe{}"}, 400),
+        ("post", "/v1/detect", {f"part{n}": b"x" for n in range(20)}, 413),
     ],
 )
 def test_requests_that_are_not_detections_get_an_http_error(
