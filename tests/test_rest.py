@@ -423,3 +423,52 @@ def test_rest_limits_chunked_uploads_and_idle_connections(tmp_path, picture):
     finally:
         stop_local_server(server)
     assert server.process.returncode == 0
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    figures=st.lists(
+        st.tuples(st.floats(0.02, 0.8), st.floats(0.02, 0.6), st.just(0.08), st.just(0.3)),
+        max_size=3,
+    ).filter(lambda fs: all(abs(a[0] - b[0]) > 0.12 for a, b in zip(fs, fs[1:], strict=False))),
+    area=st.one_of(st.none(), st.just([0.0, 0.0, 0.5, 1.0])),
+)
+def test_rest_and_thrift_find_the_same_boxes(rest_server, api_server, figures, area):
+    """One detection code for both sides: the same picture and area give the same boxes."""
+    import cv2
+
+    from pictures import scene
+    from sdclient import API
+
+    figures = sorted(figures)
+    picture = cv2.imencode(".png", scene(figures))[1].tobytes()
+    areas = (
+        [] if area is None else [dict(zip(("left", "top", "right", "bottom"), area, strict=True))]
+    )
+    body = vendor_request(url(rest_server), picture, {"type": "object", "params": {"areas": areas}})
+    rest_boxes = sorted(
+        tuple(round(d[k], 6) for k in ("left", "top", "right", "bottom"))
+        for d in body.json()["result"][0]["data"]
+    )
+    thrift_settings = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
+    if area is not None:
+        left, top, right, bottom = area
+        thrift_settings.detAreaSettings = API.DetectionAreaSettings(
+            enabled=True, areas=[API.DetectionArea(top=top, left=left, bottom=bottom, right=right)]
+        )
+    encoded = API.DetectionInput(
+        type=API.DetectionInputType.IMG_BUFFER_ENCODED,
+        params=API.InputParams(
+            encImageInput=API.EncodedImageInput(format=1, buffer=picture, bufferLength=len(picture))
+        ),
+    )
+    with api_server.client() as api:
+        objects = api.call("runDetection", encoded, thrift_settings).objDetResult.objects
+    thrift_boxes = sorted(
+        tuple(round(getattr(o, k), 6) for k in ("left", "top", "right", "bottom")) for o in objects
+    )
+    assert rest_boxes == thrift_boxes
+    if area is None:
+        assert len(rest_boxes) == len(figures)
