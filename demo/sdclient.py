@@ -226,7 +226,7 @@ class Client:
     def _translate_errors(self, method: str) -> Iterator[None]:
         try:
             yield
-        except socket.timeout:
+        except TimeoutError:
             self.close()
             raise ApiError(
                 f"{method}: no answer from the API server over {self.endpoint} "

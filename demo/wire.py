@@ -64,7 +64,7 @@ class MessageReader:
         self._values = 0
 
     def read(self, timeout: float) -> bytes:
-        """The next whole message, within `timeout` seconds in all; socket.timeout past it."""
+        """The next whole message, within `timeout` seconds in all; TimeoutError past it."""
         del self._buffer[: self._pos]
         self._pos = 0
         self._values = 0
@@ -150,7 +150,7 @@ class MessageReader:
         while len(self._buffer) < end:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             self.sock.settimeout(remaining)
             chunk = self.sock.recv(CHUNK)
             if not chunk:
