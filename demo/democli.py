@@ -384,7 +384,7 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
     if args.json:
         print_json(output)
     else:
-        print("\n".join(summary(output, frames)))
+        print("\n".join(summary(output, frames)) or "the answer holds no results")
     if args.output:
         annotate(source, output, settings, args.output, args.fps)
         say(f"annotated copy written to {args.output}")

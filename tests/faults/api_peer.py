@@ -13,6 +13,7 @@ every call received, in order, with its decoded arguments.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -107,12 +108,14 @@ class Answer:
         return Answer(respond, f"valid after {delay}s" if delay else "valid")
 
     @staticmethod
-    def raw(data: bytes | Callable[[Call], bytes], name: str = "raw bytes") -> Answer:
-        """These bytes (or the bytes `data(call)` makes), then carry on."""
+    def raw(
+        data: bytes | Callable[[Call], bytes], name: str = "raw bytes", hang_up: bool = False
+    ) -> Answer:
+        """These bytes (or the bytes `data(call)` makes), then carry on or hang up."""
 
         def respond(call: Call, conn: socket.socket, stop: threading.Event) -> bool:
             conn.sendall(data(call) if callable(data) else data)
-            return True
+            return not hang_up
 
         return Answer(respond, name)
 
@@ -196,7 +199,7 @@ class Answer:
 
 ALL_FAULTS = [
     Answer.garbage(),
-    Answer.garbage(b"\x80\x01\x00\x02\x00\x00\x00"),  # a Thrift header, then the end
+    Answer.raw(b"\x80\x01\x00\x02\x00\x00\x00", "a Thrift header, then the end", hang_up=True),
     Answer.huge("string"),
     Answer.huge("binary"),
     Answer.huge("list"),
@@ -247,6 +250,7 @@ class ApiPeer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._threads[0].join(timeout=10)  # the acceptor: no new connection after this
         with self._lock:
             for conn in self._connections:
                 _shut(conn)
@@ -303,7 +307,10 @@ class ApiPeer:
                 call = _decode_call(message)
                 with self._lock:
                     self.calls.append(call)
-                if not self._next_answer(call.method).respond(call, conn, self._stop):
+                try:
+                    if not self._next_answer(call.method).respond(call, conn, self._stop):
+                        return
+                except OSError:  # the client hung up first
                     return
         finally:
             _shut(conn)
@@ -318,10 +325,8 @@ def _decode_call(message: bytes) -> Call:
 
 
 def _shut(conn: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         conn.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     conn.close()
 
 
