@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image as PillowImage
+
+# Pillow only reads headers here, and MAX_PIXELS below is lower than its own bomb limit, which
+# would hide the size it read.
+PillowImage.MAX_IMAGE_PIXELS = None
 
 FRAME_SIZE = (640, 480)  # what the server expects for person detection
 PLATE_FRAME_SIZE = (1920, 1080)  # licence plates: up to full HD
@@ -72,12 +75,8 @@ def open_input(path_text: str) -> Image | Video:
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from the image's header, without decoding it; None if not an image."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PillowImage.DecompressionBombWarning)
-            with PillowImage.open(path) as header:  # reads the header only
-                return header.size
-    except PillowImage.DecompressionBombError:  # Pillow's own limit, far above ours
-        return (2**31 - 1, 1)
+        with PillowImage.open(path) as header:  # reads the header only
+            return header.size
     except Exception:  # noqa: BLE001 - any file: Pillow raises many kinds for what it cannot read
         return None
 
