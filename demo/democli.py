@@ -104,6 +104,12 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
 
 
 def transport_value(text: str) -> int:
+    if text.strip() == "4":  # the server's REST mode: argparse would blame a flag never passed
+        say(
+            "error: transport 4 (SD_API_TRANSPORT or --transport) is the server's REST mode: "
+            "use http_demo.py; these demos speak Thrift (1 TCP, 2 Unix socket)"
+        )
+        raise SystemExit(2)
     if text.strip() not in (str(TCP), str(UNIX)):
         raise argparse.ArgumentTypeError(f"{text!r}: 1 (TCP) or 2 (Unix socket)")
     return int(text)
@@ -401,9 +407,10 @@ def check_output(path_text: str, source: Image | Video) -> None:
     image = isinstance(source, Image)
     suffixes = IMAGE_OUTPUTS if image else VIDEO_OUTPUTS
     if path.suffix.lower() not in suffixes:
+        kinds = ".jpg or .png (or .jpeg, .bmp, .webp, .tif)" if image else ".mp4 or .avi"
         raise InputError(
             f"--output {path_text}: the annotated copy of {'an image' if image else 'a video'} "
-            f"is {', '.join(suffixes)}"
+            f"is a {kinds}"
         )
     try:
         folder = path.resolve().parent
@@ -414,7 +421,7 @@ def check_output(path_text: str, source: Image | Video) -> None:
         if path.resolve() == source.path.resolve() or (
             path.exists() and os.path.samefile(path, source.path)
         ):
-            raise InputError(f"--output {path_text} is the input itself: pick another name")
+            raise InputError(f"--output {path_text}: that is the input itself; pick another name")
         with tempfile.TemporaryFile(dir=folder):  # can a file be made there?
             pass
     except (OSError, ValueError) as error:

@@ -158,9 +158,9 @@ def refused(capsys, peer, *argv: str) -> str:
 
 def test_output_kind_must_fit_the_input(capsys, peer, picture, video, tmp_path):
     err = refused(capsys, peer, "--input", str(video), "--output", str(tmp_path / "out.jpg"))
-    assert "the annotated copy of a video is .mp4, .avi" in err
+    assert "the annotated copy of a video is a .mp4 or .avi" in err
     err = refused(capsys, peer, "--input", str(picture), "--output", str(tmp_path / "out.mp4"))
-    assert "the annotated copy of an image is .jpg" in err
+    assert "the annotated copy of an image is a .jpg or .png" in err
     refused(capsys, peer, "--input", str(picture), "--output", str(tmp_path / "x.txt"))
     assert not (tmp_path / "out.jpg").exists() and not (tmp_path / "out.mp4").exists()
 
@@ -173,7 +173,7 @@ def test_output_must_not_be_the_input(capsys, peer, picture, tmp_path, monkeypat
     for same in (str(picture), "one.jpg", "./sub/../one.jpg", "link.jpg", "hard.jpg"):
         (tmp_path / "sub").mkdir(exist_ok=True)
         err = refused(capsys, peer, "--input", str(picture), "--output", same)
-        assert "is the input itself" in err
+        assert "that is the input itself" in err
     assert picture.read_bytes() == before
 
 
