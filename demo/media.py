@@ -8,11 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image as PillowImage
-
-# Pillow only reads headers here, and MAX_PIXELS below is lower than its own bomb limit, which
-# would hide the size it read.
-PillowImage.MAX_IMAGE_PIXELS = None
+import imagesize
 
 FRAME_SIZE = (640, 480)  # what the server expects for person detection
 PLATE_FRAME_SIZE = (1920, 1080)  # licence plates: up to full HD
@@ -22,7 +18,7 @@ JPEG_QUALITY = 90
 MAX_PIXELS = 50_000_000
 # Files only OpenCV reads as images are decoded whole; past this size they are tried as video.
 MAX_IMAGE_FILE = 256 * 1024 * 1024
-# OpenCV's own limit for what it decodes, for formats Pillow cannot read the header of; OpenCV
+# OpenCV's own limit for what it decodes, for formats imagesize cannot read the header of; OpenCV
 # reads it when it loads, so it holds only if this module imports cv2 first in the process.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
@@ -75,10 +71,10 @@ def open_input(path_text: str) -> Image | Video:
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from the image's header, without decoding it; None if not an image."""
     try:
-        with PillowImage.open(path) as header:  # reads the header only
-            return header.size
-    except Exception:  # noqa: BLE001 - any file: Pillow raises many kinds for what it cannot read
+        width, height = imagesize.get(path)  # reads the header only
+    except Exception:  # noqa: BLE001 - any file: a damaged header raises many kinds
         return None
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def _check_pixels(path: Path, what: str, width: int, height: int) -> None:
@@ -96,7 +92,7 @@ def _decode_image(path: Path) -> Image | None:
         raise InputError(f"{path}: cannot read it: {error.strerror}") from None
     try:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    except cv2.error:  # OpenCV's pixel limit, for a header Pillow could not read
+    except cv2.error:  # OpenCV's pixel limit, for a header imagesize could not read
         raise InputError(
             f"{path}: an image larger than the {MAX_PIXELS // 1_000_000} Mpx the demos decode"
         ) from None
