@@ -267,3 +267,14 @@ def test_closed_stdout_is_one_line(tmp_path):
         code = process.wait(timeout=60)
     assert code == 1, err
     assert err == "error: standard output was closed before the results were written\n"
+
+
+def test_a_video_with_frames_over_the_budget_is_refused_undecoded(capsys, peer, tmp_path):
+    big = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"MJPG"), 5, (7200, 7000))
+    writer.write(np.zeros((7000, 7200, 3), np.uint8))
+    writer.release()
+    started = time.monotonic()
+    err = refused(capsys, peer, "--input", str(big), "--output", str(tmp_path / "out.mp4"))
+    assert "the video claims 7200x7000 pixels, more than the 50 Mpx" in err
+    assert time.monotonic() - started < 1
