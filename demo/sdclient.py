@@ -22,6 +22,7 @@ from typing import Any
 import thriftpy2
 from thriftpy2.protocol.cybin import TCyBinaryProtocol
 from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, args_to_kwargs
+from thriftpy2.transport.buffered import TCyBufferedTransport
 from thriftpy2.transport.memory import TCyMemoryBuffer
 
 import result_codes
@@ -104,6 +105,7 @@ class Client:
         self.seconds = min(max(timeout, MIN_TIMEOUT), MAX_TIMEOUT)
         self._sock: socket.socket | None = None
         self._reader: wire.MessageReader | None = None
+        self._oprot: TCyBinaryProtocol | None = None
         self._pending: deque[tuple[str, int]] = deque()  # calls sent, answers not read yet
         self._seqid = 0
 
@@ -132,6 +134,8 @@ class Client:
                 f"{_reach_hint(self.endpoint)}"
             ) from None
         self._sock, self._reader = sock, wire.MessageReader(sock)
+        # Calls go out through thriftpy2's buffered transport: one buffer, reused.
+        self._oprot = TCyBinaryProtocol(TCyBufferedTransport(_Sender(sock)))
 
     def call(self, method: str, *args: Any) -> Any:
         """Call `method` on the server and wait for its answer; any failure becomes ApiError."""
@@ -156,14 +160,12 @@ class Client:
         """Send `arguments` (any struct) as a call to `method`; `receive` reads its answer."""
         if self._sock is None:
             self._connect()
-        buffer = TCyMemoryBuffer()
-        protocol = TCyBinaryProtocol(buffer)
-        protocol.write_message_begin(method, TMessageType.CALL, self._seqid)
-        arguments.write(protocol)
-        protocol.write_message_end()
         with self._translate_errors(method):
             self._sock.settimeout(self.seconds)
-            self._sock.sendall(buffer.getvalue())
+            self._oprot.write_message_begin(method, TMessageType.CALL, self._seqid)
+            arguments.write(self._oprot)
+            self._oprot.write_message_end()
+            self._oprot.trans.flush()
         self._pending.append((method, self._seqid))
         self._seqid = (self._seqid + 1) & 0x7FFFFFFF
 
@@ -237,7 +239,7 @@ class Client:
         """Drop the connection (and any answers in flight); the next call opens a new one."""
         if self._sock is not None:
             self._sock.close()
-            self._sock = self._reader = None
+            self._sock = self._reader = self._oprot = None
         self._pending.clear()
 
     def __enter__(self) -> Client:
@@ -245,6 +247,16 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Sender:
+    """What thriftpy2's buffered transport writes to: the socket, whole buffers at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.write = sock.sendall
+
+    def flush(self) -> None:
+        pass
 
 
 def _reason(error: BaseException) -> str:
