@@ -74,8 +74,9 @@ def test_every_fault_on_every_call_is_one_line(run, picture, video, method, faul
     assert elapsed < 5
     assert peak_rss() - before < 100 * 2**20  # a 2 GB declared size allocated nothing
     if method in SESSION_CALLS[1:]:  # a session was open: deleted over a fresh connection
-        assert peer.methods()[-1] == "deleteSession"
-        assert peer.calls[-1].args.sessionId == 7
+        # (calls already in flight on the dropped connection may be logged after it)
+        [delete] = [call for call in peer.calls if call.method == "deleteSession"]
+        assert delete.args.sessionId == 7
     assert result.out == ""
 
 
@@ -106,7 +107,7 @@ def test_faults_over_a_unix_socket(run, tmp_path, video):
             result = run(detection_demo, *peer.connection, *FAST, "--input", str(video))
         assert result.code == 1
         assert "Unix socket" in one_error_line(result.err)
-        assert peer.methods()[-1] == "deleteSession"
+        assert "deleteSession" in peer.methods()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=FIXTURES)
