@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import activate_server
+import clear_sessions
 import detection_demo
 import get_status
 from faults.api_peer import ALL_FAULTS, Answer, ApiPeer
@@ -48,13 +50,17 @@ def demo_for(method: str, picture, video):
     """The demo and arguments whose run makes the call `method`."""
     if method == "getStatus":
         return get_status, []
+    if method == "getSessions":
+        return clear_sessions, []
+    if method == "init":
+        return activate_server, ["--license", "k"]
     if method == "runDetection":
         return detection_demo, ["--input", str(picture)]
     return detection_demo, ["--input", str(video), "--fps", "10"]
 
 
 SESSION_CALLS = ["createSession", "processInputForSession", "clearSession"]
-CALLS = ["getStatus", "runDetection", *SESSION_CALLS]
+CALLS = ["getStatus", "getSessions", "init", "runDetection", *SESSION_CALLS]
 
 
 @pytest.mark.parametrize("fault", ALL_FAULTS, ids=repr)
@@ -90,6 +96,18 @@ def test_silence_ends_at_the_timeout(run, picture, video, method):
     assert result.code == 1
     assert "no answer from the API server" in one_error_line(result.err)
     assert "within 0.2s" in result.err
+    assert elapsed < 3
+
+
+@pytest.mark.parametrize("method", ["getStatus", "clearSession"])
+def test_a_trickled_answer_ends_at_the_timeout(run, picture, video, method):
+    """The timeout bounds the whole answer, not the wait for each byte."""
+    demo, flags = demo_for(method, picture, video)
+    with ApiPeer({method: Answer.trickle(every=0.05)}) as peer:
+        started = time.monotonic()
+        result = run(demo, *peer.connection, "--timeout", "0.5", *flags)
+        elapsed = time.monotonic() - started
+    assert result.code == 1 and "within 0.5s" in one_error_line(result.err)
     assert elapsed < 3
 
 

@@ -138,9 +138,26 @@ class Answer:
                 return head + struct.pack("!bhbi", 15, 0, 12, HUGE) + b"\0" * 4096
             if kind == "map":
                 return head + struct.pack("!bhbbi", 13, 0, 8, 8, HUGE) + b"\0" * 4096
+            if kind == "deep":  # lists in lists, a thousand levels down
+                return head + struct.pack("!bh", 15, 0) + struct.pack("!bi", 15, 1) * 1000
+            if kind == "many":  # three million booleans: small on the wire, big once decoded
+                return head + struct.pack("!bhbi", 15, 0, 2, 3_000_000) + b"\1" * 3_000_000
             raise ValueError(kind)
 
-        return Answer.raw(data, f"huge {kind}")
+        return Answer.raw(data, f"huge {kind}", hang_up=kind in ("deep", "many"))
+
+    @staticmethod
+    def trickle(every: float = 0.05) -> Answer:
+        """A valid answer, one byte every `every` seconds."""
+
+        def respond(call: Call, conn: socket.socket, stop: threading.Event) -> bool:
+            for byte in reply(call.method, call.seqid, default_answer(call.method)):
+                if stop.wait(every):
+                    return False
+                conn.sendall(bytes([byte]))
+            return True
+
+        return Answer(respond, "trickle")
 
     @staticmethod
     def silent() -> Answer:
@@ -154,12 +171,13 @@ class Answer:
 
     @staticmethod
     def other_method(method: str = "getSessions") -> Answer:
-        """A valid reply, but to another method."""
+        """A valid reply, but to another method (`method`, or getStatus if that is the call)."""
 
         def data(call: Call) -> bytes:
-            return reply(method, call.seqid, default_answer(method))
+            other = method if method != call.method else "getStatus"
+            return reply(other, call.seqid, default_answer(other))
 
-        return Answer.raw(data, f"answer to {method}")
+        return Answer.raw(data, "answer to another method")
 
     @staticmethod
     def wrong_seqid(offset: int = 1000) -> Answer:
@@ -204,6 +222,8 @@ ALL_FAULTS = [
     Answer.huge("binary"),
     Answer.huge("list"),
     Answer.huge("map"),
+    Answer.huge("deep"),
+    Answer.huge("many"),
     Answer.other_method(),
     Answer.wrong_seqid(),
     Answer.exception(),
