@@ -30,8 +30,8 @@ CHUNK = 64 * 1024
 class Limits:
     """What one message may take: bytes on the wire, decoded values, nesting."""
 
-    max_bytes: int = 64 * 1024 * 1024
-    max_values: int = 2_000_000  # structs, fields and elements: what decoding turns into objects
+    max_bytes: int = 32 * 1024 * 1024
+    max_values: int = 1_000_000  # structs, fields and elements: what decoding turns into objects
     max_depth: int = 32
     max_name: int = 256  # a method name
 
