@@ -16,9 +16,9 @@ import activate_server
 import clear_sessions
 import detection_demo
 import get_status
+from faults.answers import detection_outputs
 from faults.api_peer import ALL_FAULTS, Answer, ApiPeer
 from pictures import ONE, walk, write_picture, write_video
-from sdclient import API
 
 FAST = ["--timeout", "5"]
 FIXTURES = [HealthCheck.function_scoped_fixture]
@@ -148,44 +148,8 @@ def test_random_bytes_as_an_answer(run, data):
     assert result.code == 1 and one_error_line(result.err)
 
 
-def _floats():
-    return st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
-
-
-def _objects():
-    return st.builds(
-        API.DetectedObject,
-        name=st.one_of(st.none(), st.text(max_size=8)),
-        objectId=st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
-        top=_floats(),
-        left=_floats(),
-        bottom=_floats(),
-        right=_floats(),
-        frameIndex=st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1)),
-        confidence=_floats(),
-    )
-
-
-def _outputs():
-    objects = st.lists(_objects(), max_size=4)
-    pair = st.builds(
-        API.SocialDistanceViolation,
-        first=st.one_of(st.none(), _objects()),
-        second=st.one_of(st.none(), _objects()),
-    )
-    return st.builds(
-        API.DetectionOutput,
-        status=st.one_of(st.just(API.ResultCode.SUCCESS), st.integers(-5, 20)),
-        objDetResult=st.one_of(st.none(), st.builds(API.ObjectDetectionResult, objects=objects)),
-        socialDetResult=st.one_of(
-            st.none(), st.builds(API.SocialDistanceResult, violations=st.lists(pair, max_size=3))
-        ),
-        maskDetResult=st.one_of(st.none(), st.builds(API.MaskDetectionResult, objects=objects)),
-    )
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=FIXTURES)
-@given(output=_outputs())
+@given(output=detection_outputs())
 def test_odd_but_valid_answers_give_a_result_or_one_line(run, picture, tmp_path, output):
     annotated = tmp_path / "annotated.png"
     with ApiPeer({"runDetection": Answer.valid(output)}) as peer:
