@@ -530,6 +530,19 @@ def _flagged(output) -> dict[int, set[int]]:
 
 
 def annotate(source: Image | Video, output, settings, path: str, fps: float) -> None:
+    """Write the annotated copy to `path`, whole or not at all (a partial copy is removed)."""
+    final = Path(path)
+    partial = final.with_name(f".{final.stem}.partial{final.suffix}")  # the suffix picks the format
+    try:
+        _draw_copy(source, output, settings, str(partial), fps)
+        os.replace(partial, final)
+    except (InputError, OSError):
+        raise InputError(f"{path}: cannot write the annotated copy there") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _draw_copy(source: Image | Video, output, settings, path: str, fps: float) -> None:
     objects: dict[int, list] = {}
     for detected in (output.objDetResult.objects if output.objDetResult else None) or []:
         objects.setdefault(_frame(detected), []).append(detected)

@@ -278,3 +278,24 @@ def test_a_video_with_frames_over_the_budget_is_refused_undecoded(capsys, peer, 
     err = refused(capsys, peer, "--input", str(big), "--output", str(tmp_path / "out.mp4"))
     assert "the video claims 7200x7000 pixels, more than the 50 Mpx" in err
     assert time.monotonic() - started < 1
+
+
+def test_an_interrupted_copy_leaves_no_file(capsys, peer, video, tmp_path, monkeypatch):
+    import media
+
+    real_write = media.VideoWriter.write
+    written = []
+
+    def write_then_stop(self, pixels):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(1)
+        real_write(self, pixels)
+
+    monkeypatch.setattr(media.VideoWriter, "write", write_then_stop)
+    code, _, err = outcome(
+        capsys, detection_demo, [*peer.connection, "--input", str(video), "--output", "out.mp4"]
+    )
+    assert code == 130 and err.strip().endswith("interrupted"), err
+    assert len(written) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["peer.sock", "walk.mp4"]
