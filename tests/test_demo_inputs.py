@@ -294,7 +294,7 @@ def test_an_interrupted_copy_leaves_no_file(capsys, peer, video, tmp_path, monke
 
     monkeypatch.setattr(media.VideoWriter, "write", write_then_stop)
     code, _, err = outcome(
-        capsys, detection_demo, [*peer.connection, "--input", str(video), "--output", "out.mp4"]
+        capsys, detection_demo, [*peer.connection, "--input", str(video), "--output", str(tmp_path / "out.mp4")]
     )
     assert code == 130 and err.strip().endswith("interrupted"), err
     assert len(written) == 2
