@@ -190,10 +190,12 @@ class Client:
                 error = TApplicationException()
                 error.read(protocol)
                 raise ApiError(f"{method}: the server could not handle the call: {error}")
-            if kind != TMessageType.REPLY or name != method or answer_seqid != seqid:
+            if kind != TMessageType.REPLY:
+                raise ApiError(f"{method}: the server sent a Thrift message that is not a reply")
+            if name != method or answer_seqid != seqid:
                 raise ApiError(
-                    f"{method}: the server's answer is for another call ({name!r} #{answer_seqid}"
-                    f", message type {kind}), not for {method} #{seqid}"
+                    f"{method}: the server's answer is for another call ({name} #{answer_seqid}), "
+                    f"not for {method} #{seqid}"
                 )
             result = getattr(API.DetectionApi, method + "_result")()
             result.read(protocol)
