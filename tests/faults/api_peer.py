@@ -227,6 +227,10 @@ ALL_FAULTS = [
     Answer.other_method(),
     Answer.wrong_seqid(),
     Answer.exception(),
+    Answer.raw(
+        lambda call: reply(call.method, call.seqid, default_answer(call.method), TMessageType.CALL),
+        "a call, not a reply",
+    ),
     Answer.cut(0.5),
     Answer.hang_up(),
 ]
