@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO, start_local_server, stop_local_server
-from faults.api_peer import wait_for
+from faults.api_peer import Answer, ApiPeer, wait_for
 from pictures import walk, write_video
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
@@ -110,3 +110,43 @@ def test_signal_at_start_up(server, long_video, signum, delay):
         process.kill()
         process.wait()
     assert sessions(server) == []
+
+
+def start_demo_against(peer, video: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(DEMO / "detection_demo.py"), *peer.connection, "--input", str(video)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_session_is_created_still_deletes_it(long_video, signum):
+    """The session's id is on its way when the signal comes: the demo waits for it, then deletes."""
+    with ApiPeer({"createSession": Answer.valid(delay=0.5)}) as peer:
+        process = start_demo_against(peer, long_video)
+        try:
+            assert wait_for(lambda: "createSession" in peer.methods(), timeout=30)
+            finish(process, signum)
+        finally:
+            process.kill()
+            process.wait()
+        assert [call.args.sessionId for call in peer.calls if call.method == "deleteSession"] == [7]
+        assert "processInputForSession" not in peer.methods()
+
+
+def test_a_second_signal_does_not_cut_the_deletion_short(long_video):
+    with ApiPeer({"deleteSession": Answer.valid(delay=0.5)}) as peer:
+        process = start_demo_against(peer, long_video)
+        try:
+            assert wait_for(lambda: "processInputForSession" in peer.methods(), timeout=30)
+            process.send_signal(signal.SIGTERM)
+            assert wait_for(lambda: "deleteSession" in peer.methods(), timeout=30)
+            asked = time.monotonic()
+            finish(process, signal.SIGHUP)  # while deleteSession waits for its answer
+            assert time.monotonic() - asked >= 0.4  # the demo waited for the answer
+        finally:
+            process.kill()
+            process.wait()
+        assert peer.methods().count("deleteSession") == 1
