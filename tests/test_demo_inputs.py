@@ -90,6 +90,8 @@ PATH_TEXT = st.one_of(
 DETECTION = {"--input": "{picture}"}
 CASES = [  # demo, the flag under test, its values, a value it takes, the other required flags
     (get_status, "--port", NUMBER_TEXT, "9090", {}),
+    # TCP would go to 127.0.0.1:1, where nothing listens: nothing can be sent there
+    (get_status, "--transport", NUMBER_TEXT, "2", {"--host": "127.0.0.1", "--port": "1"}),
     (get_status, "--timeout", NUMBER_TEXT, "0.5", {}),
     (clear_sessions, "--timeout", NUMBER_TEXT, "7", {}),
     (activate_server, "--timeout", NUMBER_TEXT, "1e300", {"--license": "k"}),
