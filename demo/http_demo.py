@@ -16,9 +16,11 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import requests
 import urllib3
 
@@ -29,7 +31,6 @@ from media import Image, InputError
 from sdclient import DEFAULT_PORT, ApiError
 
 TYPES = ("object", "mask", "alpr")
-IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png")
 MAX_AREAS = 2
 MAX_ANSWER = 16 * 1024 * 1024  # far more than any list of detections
 
@@ -121,19 +122,6 @@ def settings(args: argparse.Namespace) -> dict:
         }
     areas = [dict(zip(("left", "top", "right", "bottom"), each, strict=True)) for each in args.area]
     return {"type": args.type, "params": {"areas": areas}}
-
-
-def check_output(output: str | None, source: Path) -> None:
-    """Refuse an --output that cannot be written, before anything is sent."""
-    if not output:
-        return
-    path = Path(output)
-    if path.suffix.lower() not in IMAGE_OUTPUTS:
-        raise InputError(f"{output}: the annotated copy of an image is a .jpg or .png")
-    if not path.resolve().parent.is_dir():
-        raise InputError(f"{output}: its folder does not exist")
-    if path.resolve() == source.resolve():
-        raise InputError(f"{output}: that is the input; choose another name")
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -245,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.input}: the REST mode takes one image; a video needs the Thrift demos"
         )
-    check_output(args.output, source.path)
+    if args.output:
+        democli.check_output(args.output, source)
     size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
     url = f"http://{args.host}:{args.port}/v1/detect"
     if ":" in args.host and not args.host.startswith("["):

@@ -29,8 +29,9 @@ from thriftpy2.rpc import make_client
 
 from conftest import ROOT, start_local_server, stop_local_server
 from localserver import images
+from localserver.thrift_server import PROTOCOL, TRANSPORT
 from rehearsal.local_aws import free_port
-from sdclient import API, PROTOCOL, TRANSPORT
+from sdclient import API
 
 Code = API.ResultCode
 PERSONS = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
