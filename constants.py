@@ -100,7 +100,8 @@ def _whole_number(value: str) -> int | None:
 
 
 def _bad(name: str, value: str, allowed: str) -> SettingError:
-    return SettingError(f"{name}={value!r} ({source(name)}) is not valid: {allowed}")
+    shown = repr(value) if len(value) <= 300 else f"{value[:300]!r}... ({len(value)} characters)"
+    return SettingError(f"{name}={shown} ({source(name)}) is not valid: {allowed}")
 
 
 def _missing(name: str, allowed: str) -> SettingError:
@@ -252,6 +253,8 @@ _SETTINGS: dict[str, Setting] = {
         )
     ),
     "TASK_LIFETIME_MINUTES": Setting(_integer(0, 10080), default="240"),
+    # Seconds an AWS call may take in all, retries included, before the script gives up.
+    "AWS_CALL_TIMEOUT": Setting(_integer(1, 600), default="25"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,12 @@ from moto.moto_api import state_manager  # noqa: E402
 import common  # noqa: E402
 from rehearsal import local_aws  # noqa: E402
 
+# common ends a script at once on a stop signal outside its body; pytest keeps its own ways
+# (common.run still installs its handlers while a script's body runs in process).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+for _signum in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_signum, signal.SIG_DFL)
+
 SETTING_NAMES = [
     "AWS_PROFILE_NAME",
     "CLUSTER_NAME",
@@ -59,6 +66,7 @@ SETTING_NAMES = [
     "LOG_GROUP",
     "LICENSE_SECRET",
     "TASK_LIFETIME_MINUTES",
+    "AWS_CALL_TIMEOUT",
 ]
 MY_ADDRESS = "203.0.113.7/32"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # what moto gives the role
