@@ -70,6 +70,7 @@ from botocore.exceptions import (  # noqa: E402
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError  # noqa: E402
 
 import constants  # noqa: E402
 
@@ -181,6 +182,7 @@ def client(service: str) -> Any:
     endpoint = aws_client.meta.endpoint_url
 
     def before_call(model: Any, **_: Any) -> None:
+        _last_call[:] = [model.name, endpoint]
         _deadlines.push(
             budget,
             lambda: f"AWS did not answer {model.name} within {budget:g}s at {endpoint}: "
@@ -195,6 +197,9 @@ def client(service: str) -> Any:
     aws_client.meta.events.register("after-call.*.*", after_call)
     aws_client.meta.events.register("after-call-error.*.*", after_call)
     return aws_client
+
+
+_last_call: list[str] = []  # [operation, endpoint] of the latest AWS call, for error messages
 
 
 @dataclass
@@ -341,7 +346,7 @@ _SECRET_PATTERNS = [
         r"\1=[removed]",
     ),
     # AWS access key ids (AKIA..., ASIA..., ...).
-    (re.compile(r"\b(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{12,}"), "[key id removed]"),
+    (re.compile(r"(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{12,}"), "[key id removed]"),
     # Long runs of base64 or hex: secret keys (40), signatures (64), session tokens (hundreds).
     (re.compile(r"[A-Za-z0-9+/]{32,}={0,2}"), "[removed]"),
     # user:password@ in a URL.
@@ -585,6 +590,17 @@ def run(body: Callable[..., int], *args: Any) -> int:
         return _fail(EXIT_FAILED, describe_botocore_error(error), error)
     except DeadlineExceeded as error:
         return _fail(EXIT_FAILED, str(error), error)
+    except (ResponseParserError, UnicodeDecodeError, KeyError, IndexError, TypeError) as error:
+        if not _last_call:
+            raise  # not an answer from AWS: a bug, shown as such
+        operation, endpoint = _last_call
+        what = f"{type(error).__name__}: {error}"
+        return _fail(
+            EXIT_FAILED,
+            f"{endpoint} answered {operation} with something that is not a valid AWS answer "
+            f"({aws_text(what)}): check AWS_ENDPOINT_URL if set",
+            error,
+        )
     except Interrupted as error:
         return _interrupted(error.signum, error)
     except KeyboardInterrupt as error:
