@@ -1,0 +1,170 @@
+"""SIGINT, SIGTERM and SIGHUP during each AWS call and each wait of the steps, and during
+start-up: one line, exit 128 + the signal (130 for Ctrl-C), never a traceback.
+
+Each script is a process against moto_server through a fault proxy that holds the answer of
+the call under test, which gives the test its moment to send the signal. The cases run side
+by side, each with its own proxy and cluster.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from conftest import ROOT, script_environment
+from faults.aws_proxy import ANY, AwsFaultProxy
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+
+# Each AWS call of each step, in the order the step makes them, and the tasks it needs.
+CALLS = [
+    ("create_cluster.py", "CreateCluster", 0),
+    ("describe_clusters.py", "DescribeClusters", 0),
+    ("register_task_definition.py", "RegisterTaskDefinition", 0),
+    ("list_task_definition.py", "ListTaskDefinitions", 0),
+    ("run_task.py", "ListTasks", 0),
+    ("run_task.py", "DescribeSecurityGroups", 0),
+    ("run_task.py", "RunTask", 0),
+    ("list_tasks.py", "ListTasks", 0),
+    ("describe_task.py", "ListTasks", 1),
+    ("describe_task.py", "DescribeTasks", 1),
+    ("describe_task.py", "DescribeNetworkInterfaces", 1),
+    ("describe_task.py", "DescribeTaskDefinition", 1),
+    ("stop_task.py", "ListTasks", 1),
+    ("stop_task.py", "StopTask", 1),
+    ("stop_task.py", "DescribeTasks", 1),
+    ("delete_cluster.py", "DescribeClusters", 0),
+    ("delete_cluster.py", "ListTasks", 0),
+    ("delete_cluster.py", "DeleteCluster", 0),
+]
+
+
+def _status(status):
+    def change(answer):
+        for task in answer.get("tasks", []):
+            task["lastStatus"] = status
+        return answer
+
+    return change
+
+
+# Each wait: the step, the status that keeps it waiting, and the tasks it needs.
+WAITS = [("describe_task.py", "PROVISIONING"), ("stop_task.py", "DEPROVISIONING")]
+
+
+@dataclass
+class Case:
+    script: str
+    signum: int
+    proxy: AwsFaultProxy
+    held: str | None = None  # the call held, or None for a wait
+    process: subprocess.Popen | None = None
+    early_err: list[str] = field(default_factory=list)
+
+
+def _start(case: Case, fargate, tasks: int) -> None:
+    cluster = fargate.new_cluster(tasks=tasks)
+    env = script_environment(fargate, case.proxy, cluster)
+    case.process = subprocess.Popen(
+        [sys.executable, str(ROOT / case.script), "--interval", "30"]
+        if case.script in ("describe_task.py", "stop_task.py")
+        else [sys.executable, str(ROOT / case.script)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(cases: list[Case]) -> list[tuple[Case, int, str]]:
+    results = []
+    for case in cases:
+        _, err = case.process.communicate(timeout=60)
+        results.append((case, case.process.returncode, "".join(case.early_err) + err))
+    return results
+
+
+def _stop_all(cases: list[Case]) -> None:
+    for case in cases:
+        if case.process and case.process.poll() is None:
+            case.process.kill()
+            case.process.wait()
+        case.proxy.stop()
+
+
+def _assert_one_line_exit(case: Case, code: int, err: str) -> str:
+    expected = "interrupted" if case.signum == signal.SIGINT else f"stopped by {case.signum.name}"
+    assert code == 128 + case.signum, (case.script, case.held, case.signum.name, code, err)
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(expected), (case.script, case.held, err)
+    assert sum(expected in line for line in err.splitlines()) == 1, err
+    return last
+
+
+def test_a_signal_during_each_aws_call_of_each_step(fargate):
+    cases = []
+    try:
+        for index, (script, operation, tasks) in enumerate(CALLS):
+            case = Case(script, SIGNALS[index % 3], AwsFaultProxy(fargate.server.endpoint).start())
+            case.held = operation
+            case.proxy.hold(operation, seconds=120)
+            cases.append(case)
+            _start(case, fargate, tasks)
+        for case in cases:
+            case.proxy.wait_for(case.held, timeout=60)
+            case.process.send_signal(case.signum)
+        for case, code, err in _finish(cases):
+            last = _assert_one_line_exit(case, code, err)
+            assert f"while waiting for AWS ({case.held})" in last, last
+            if case.held == "RunTask":
+                assert "a task may have started" in last and "stop_task.py" in last, last
+    finally:
+        _stop_all(cases)
+
+
+def test_each_signal_during_each_wait(fargate):
+    cases = []
+    try:
+        for script, status in WAITS:
+            for signum in SIGNALS:
+                case = Case(script, signum, AwsFaultProxy(fargate.server.endpoint).start())
+                case.proxy.edit("DescribeTasks", _status(status))
+                cases.append(case)
+                _start(case, fargate, tasks=1)
+        for case in cases:
+            while True:  # until the step says it waits
+                line = case.process.stderr.readline()
+                assert line, "".join(case.early_err)
+                case.early_err.append(line)
+                if line.startswith("waiting: "):
+                    break
+            case.process.send_signal(case.signum)
+        for case, code, err in _finish(cases):
+            last = _assert_one_line_exit(case, code, err)
+            assert "while waiting for AWS" not in last
+    finally:
+        _stop_all(cases)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3, 0.6])
+def test_ctrl_c_during_start_up(fargate, aws_proxy, delay):
+    """Ctrl-C while Python starts, while boto3 is imported, or at the first call."""
+    aws_proxy.silence(ANY)
+    env = script_environment(fargate, aws_proxy, "sd-start-up")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "describe_clusters.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode in (130, -signal.SIGINT), (process.returncode, err)
+    assert "Traceback" not in err and out == ""
+    assert err == "" or err.strip().startswith("interrupted") and err.count("\n") == 1, err
