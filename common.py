@@ -61,7 +61,7 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
-import boto3  # noqa: E402
+import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import (  # noqa: E402
@@ -173,17 +173,20 @@ def _client_config(core: botocore.session.Session, budget: float) -> Config:
     return config
 
 
+# AWS's service descriptions, read from disk once per process rather than once per client.
+_SERVICE_MODELS = botocore.loaders.create_loader()
+
+
 def client(service: str) -> Any:
-    """A boto3 client for `service`, with the profile from AWS_PROFILE_NAME if set.
+    """A client for `service` (what boto3.client gives), with AWS_PROFILE_NAME's profile if set.
 
     Each call it makes, retries included, ends within AWS_CALL_TIMEOUT seconds (and within
     any enclosing `deadline`).
     """
     budget = constants.AWS_CALL_TIMEOUT
     core = botocore.session.Session(profile=constants.AWS_PROFILE_NAME)
-    aws_client = boto3.Session(botocore_session=core).client(
-        service, config=_client_config(core, budget)
-    )
+    core.register_component("data_loader", _SERVICE_MODELS)
+    aws_client = core.create_client(service, config=_client_config(core, budget))
     _remember_credentials(core)
     endpoint = aws_client.meta.endpoint_url
 

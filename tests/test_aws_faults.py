@@ -126,7 +126,7 @@ def messages_with_credentials(draw):
     return message
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     message=messages_with_credentials(),
     code=st.sampled_from(

@@ -151,7 +151,7 @@ def test_each_signal_during_each_wait(fargate):
 
 # Modules that common imports after installing its handlers; PYTHONPROFILEIMPORTTIME makes
 # the child say on stderr when each one is done, so the signal lands during the next imports.
-IMPORTED = ["argparse", "signal", "dataclasses", "boto3", "constants"]
+IMPORTED = ["argparse", "signal", "dataclasses", "botocore.session", "constants"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
