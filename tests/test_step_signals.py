@@ -175,3 +175,31 @@ def test_a_signal_during_the_imports(fargate, aws_proxy, module, signum):
     assert process.returncode == 128 + signum, (process.returncode, err)
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("interrupted" if signum == signal.SIGINT else "stopped by SIGTERM")
+
+
+def _partial_start(answer):
+    answer["failures"] = [{"reason": "RESOURCE:ENI"}]
+    return answer
+
+
+def test_a_signal_during_the_undo_of_a_partial_start_names_the_tasks_left(fargate, aws_proxy):
+    cluster = fargate.new_cluster()
+    fargate.start_tasks(fargate.new_cluster(), 1)  # registers the task definition
+    aws_proxy.edit("RunTask", _partial_start)
+    aws_proxy.hold("StopTask", seconds=120)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_task.py"), "--count", "2"],
+        env=script_environment(fargate, aws_proxy, cluster),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    aws_proxy.wait_for("StopTask", timeout=60)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stopped by SIGTERM while waiting for AWS (StopTask)"), err
+    left = fargate.running(cluster)
+    assert len(left) == 2
+    assert all(arn.rsplit("/", 1)[-1] in last for arn in left), last
