@@ -349,7 +349,7 @@ _SECRET_PATTERNS = [
     (
         re.compile(
             r"(?i)\b(x-amz-[\w-]*|signature|credential|authorization|[\w-]*token|"
-            r"[\w-]*secret[\w-]*|password|access[_-]?key[\w-]*)\b(\s*[=:]\s*|\s+)"
+            r"[\w-]*secret[\w-]*|password|access[_-]?key[\w-]*)\b(\s*[=:]\s*)"
             r"(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
         ),
         r"\1=[removed]",

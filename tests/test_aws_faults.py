@@ -367,3 +367,19 @@ def test_closed_stdout_in_every_script_is_no_traceback(fargate, aws_proxy):
         assert result.returncode == 0, (script, result.stderr)
         assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert fargate.running(cluster) == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "The security token included in the request is invalid.",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your AWS Secret Access Key and signing method.",
+        "User: arn:aws:iam::123456789012:user/me is not authorized to perform: ecs:RunTask on "
+        "resource: arn:aws:ecs:us-east-1:123456789012:cluster/sd-demo",
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to "
+        "resolve ref public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest",
+    ],
+)
+def test_aws_text_keeps_what_aws_means(message):
+    assert common.aws_text(message) == message
