@@ -586,6 +586,7 @@ def outcome_unknown(what: str) -> Iterator[None]:
 def run(body: Callable[..., int], *args: Any) -> int:
     """Run a script's body, turning every expected failure into one line on stderr."""
     previous = _install(_raise_interrupted)
+    _last_call.clear()
     try:
         try:
             return body(*args)
@@ -602,7 +603,15 @@ def run(body: Callable[..., int], *args: Any) -> int:
         return _fail(EXIT_FAILED, describe_botocore_error(error), error)
     except DeadlineExceeded as error:
         return _fail(EXIT_FAILED, str(error), error)
-    except (ResponseParserError, UnicodeDecodeError, KeyError, IndexError, TypeError) as error:
+    except (
+        ResponseParserError,
+        UnicodeDecodeError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        AttributeError,
+    ) as error:
         if not _last_call:
             raise  # not an answer from AWS: a bug, shown as such
         operation, endpoint = _last_call

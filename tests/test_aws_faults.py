@@ -4,6 +4,7 @@ Scripts run in process (their `main`) against moto_server through the proxy, exc
 promise is about a process (how long it lives, a closed stdout).
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -383,3 +384,33 @@ def test_closed_stdout_in_every_script_is_no_traceback(fargate, aws_proxy):
 )
 def test_aws_text_keeps_what_aws_means(message):
     assert common.aws_text(message) == message
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | AWS_WORDS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(AWS_WORDS, inner, max_size=3),
+    max_leaves=8,
+)
+ANSWER_KEYS = st.sampled_from(
+    ["cluster", "clusters", "failures", "tasks", "taskArns", "taskDefinition",
+     "taskDefinitionArns", "task", "nextToken", "SecurityGroups", "NetworkInterfaces"]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    script=st.sampled_from(SCRIPTS),
+    answer=st.one_of(JSON, st.dictionaries(ANSWER_KEYS, JSON, max_size=4)),
+)
+def test_any_answer_that_is_not_aws_is_one_line(
+    through_proxy, aws_proxy, run, clean_settings, script, answer
+):
+    """Whatever JSON comes back from every call: done, or one line and exit 1."""
+    clean_settings.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws_proxy.clear()
+    aws_proxy.raw(ANY, 200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
+    result = run(script, *(["--interval", "0", "--timeout", "1"] if script in (describe_task, stop_task) else []))
+    assert result.code in (common.EXIT_OK, common.EXIT_FAILED), result
+    if result.code:
+        assert_one_error_line(result)
+    assert_sanitized(result)
