@@ -468,32 +468,35 @@ def wait_for_tasks(
 ) -> list[dict[str, Any]]:
     """Poll describe_tasks until `settled(tasks)`, showing each task's status; return the tasks.
 
-    `timeout` bounds the whole wait, an AWS call that hangs inside it included.
+    Gives up before a check that would end after `timeout`; `run(..., timeout=)` bounds the
+    whole step, a call that hangs inside the wait included.
     """
     progress = Progress()
     start = time.monotonic()
-    status = "no answer from DescribeTasks yet"
     try:
-        with deadline(timeout, lambda: f"gave up after {timeout:.0f}s: {status}"):
-            while True:
-                tasks = ecs.describe_tasks(cluster=constants.CLUSTER_NAME, tasks=arns)["tasks"]
-                known = {short_id(task["taskArn"]) for task in tasks}
-                missing = [arn for arn in arns if short_id(arn) not in known]
-                if missing:
-                    raise StepFailed(
-                        f"ECS does not know task(s) {', '.join(missing)} in cluster "
-                        f"{constants.CLUSTER_NAME} (stopped tasks are forgotten after about an hour)"
-                    )
-                status = ", ".join(f"{short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
-                elapsed = time.monotonic() - start
-                if settled(tasks):
-                    return tasks
-                if elapsed + interval > timeout:
-                    raise StepFailed(f"gave up after {timeout:.0f}s: {status}")
-                progress.update(f"waiting: {status}", elapsed)
-                time.sleep(interval)
+        while True:
+            tasks = ecs.describe_tasks(cluster=constants.CLUSTER_NAME, tasks=arns)["tasks"]
+            known = {short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in arns if short_id(arn) not in known]
+            if missing:
+                raise StepFailed(
+                    f"ECS does not know task(s) {', '.join(missing)} in cluster "
+                    f"{constants.CLUSTER_NAME} (stopped tasks are forgotten after about an hour)"
+                )
+            status = ", ".join(f"{short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+            _last_status[:] = [status]
+            elapsed = time.monotonic() - start
+            if settled(tasks):
+                return tasks
+            if elapsed + interval > timeout:
+                raise StepFailed(f"gave up after {timeout:.0f}s: {status}")
+            progress.update(f"waiting: {status}", elapsed)
+            time.sleep(interval)
     finally:
         progress.close()
+
+
+_last_status: list[str] = []  # what the wait saw last, for the line when time runs out
 
 
 # --- stopping tasks without losing any
@@ -583,13 +586,20 @@ def outcome_unknown(what: str) -> Iterator[None]:
         raise
 
 
-def run(body: Callable[..., int], *args: Any) -> int:
-    """Run a script's body, turning every expected failure into one line on stderr."""
+def run(body: Callable[..., int], *args: Any, timeout: float | None = None) -> int:
+    """Run a script's body, turning every expected failure into one line on stderr.
+
+    With `timeout` (a wait's --timeout), the whole body ends within that many seconds.
+    """
     previous = _install(_raise_interrupted)
     _last_call.clear()
+    _last_status.clear()
     try:
         try:
-            return body(*args)
+            if timeout is None:
+                return body(*args)
+            with deadline(timeout, lambda: _gave_up(timeout)):
+                return body(*args)
         finally:
             _install(_exit_at_once)
             _deadlines.pop(0)
@@ -629,6 +639,15 @@ def run(body: Callable[..., int], *args: Any) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _gave_up(timeout: float) -> str:
+    operation = _deadlines.operation()
+    if _last_status:
+        return f"gave up after {timeout:.0f}s: {_last_status[0]}"
+    if operation:
+        return f"gave up after {timeout:.0f}s (--timeout) waiting for AWS to answer {operation}"
+    return f"gave up after {timeout:.0f}s (--timeout)"
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:

@@ -158,7 +158,7 @@ def describe_task(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(describe_task, args)
+    return common.run(describe_task, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ def stop_tasks(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(stop_tasks, args)
+    return common.run(stop_tasks, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

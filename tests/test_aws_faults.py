@@ -223,22 +223,26 @@ def test_every_script_gives_up_on_a_silent_endpoint(fargate, aws_proxy):
     assert time.monotonic() - started < 40
 
 
-def test_wait_timeout_bounds_a_call_that_hangs(through_proxy, aws_proxy, run, fargate):
-    [task] = fargate.start_tasks(through_proxy, 1)
-    aws_proxy.silence("DescribeTasks")
-    started = time.monotonic()
-    result = run(describe_task, "--timeout", "1.5", common.short_id(task))
-    assert time.monotonic() - started < 5
-    assert_one_error_line(result, "gave up after 2s")  # 1.5 rounded
-
-
-def test_stop_task_timeout_bounds_the_wait(through_proxy, aws_proxy, run, fargate):
+@pytest.mark.parametrize(
+    "script, operation, expected",
+    [
+        (describe_task, "ListTasks", "gave up after 2s (--timeout) waiting for AWS to answer ListTasks"),
+        (describe_task, "DescribeTasks", "gave up after 2s (--timeout) waiting for AWS to answer DescribeTasks"),
+        (stop_task, "ListTasks", "gave up after 2s (--timeout) waiting for AWS to answer ListTasks"),
+        (stop_task, "StopTask", "could not stop 1 of 1 task(s)"),
+        (stop_task, "DescribeTasks", "gave up after 2s (--timeout) waiting for AWS to answer DescribeTasks"),
+    ],
+    ids=lambda p: getattr(p, "__name__", p),
+)
+def test_wait_timeout_bounds_every_call_of_the_step(
+    through_proxy, aws_proxy, run, fargate, script, operation, expected
+):
     fargate.start_tasks(through_proxy, 1)
-    aws_proxy.hold("DescribeTasks", seconds=30)
+    aws_proxy.silence(operation)
     started = time.monotonic()
-    result = run(stop_task, "--timeout", "1")
+    result = run(script, "--timeout", "1.5", "--interval", "0")
     assert time.monotonic() - started < 5
-    assert_one_error_line(result, "gave up after 1s")
+    assert_one_error_line(result, expected)  # 1.5 s, rounded
 
 
 # --- nothing lost
