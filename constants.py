@@ -10,6 +10,7 @@ message names the variable, the value, what is allowed and where the value came 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 # Fixed names: what the scripts call the things they create, so they can find them again.
 CONTAINER_NAME = "sd-apiserver"
@@ -60,11 +62,16 @@ def _load_env_file() -> tuple[Path, dict[str, str | None], str | None]:
     if not path.exists():
         return path, {}, None
     try:
-        values = dotenv_values(path)
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         return path, {}, f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8"
     except OSError as error:
         return path, {}, f"cannot read {path}: {error.strerror}"
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # The line itself is not shown: it may hold a secret.
+            return path, {}, f"line {binding.original.line} of {path} is not NAME=value"
+    values = dotenv_values(stream=io.StringIO(text))
     from_file = {
         name: value
         for name, value in values.items()

@@ -209,6 +209,8 @@ def _script(script, env, *argv):
 
 
 def test_bad_settings_and_files_as_processes(tmp_path):
+    malformed = tmp_path / "malformed.env"
+    malformed.write_text("CLUSTER_NAME=sd-test\nAWS_SECRET_ACCESS_KEY wJalrXUtnFEMI/K7MDENG\n")
     latin = tmp_path / "latin.env"
     latin.write_bytes("CLUSTER_NAME=caf\u00e9\n".encode("latin-1"))
     base = {
@@ -233,6 +235,12 @@ def test_bad_settings_and_files_as_processes(tmp_path):
         "--interval -1": ("stop_task.py", {}, ["--interval", "-1"], "--interval: '-1'"),
         "--count ٣": ("run_task.py", run_settings, ["--count", "٣"], "--count: '٣'"),
         "Latin-1 .env": ("list_tasks.py", {"ENV_FILE": str(latin)}, [], "is not UTF-8"),
+        "malformed .env": (
+            "list_tasks.py",
+            {"ENV_FILE": str(malformed)},
+            [],
+            f"line 2 of {malformed} is not NAME=value",
+        ),
         "missing ENV_FILE": (
             "list_tasks.py",
             {"ENV_FILE": str(tmp_path / "nope.env")},
@@ -250,3 +258,4 @@ def test_bad_settings_and_files_as_processes(tmp_path):
         assert process.returncode == 2, (case, err)
         assert out == "" and err.count("\n") == 1 and err.startswith("error: "), (case, err)
         assert cases[case][3] in err, (case, err)
+        assert "wJalrXUtnFEMI" not in err
