@@ -509,24 +509,31 @@ THROTTLE_CODES = {
     "RequestThrottled",
     "SlowDown",
 }
-STOP_ROUNDS = 4  # rounds over the tasks still throttled, on top of botocore's own retries
+_NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+TASK_ROUNDS = 4  # rounds over the tasks still throttled, on top of botocore's own retries
 
 
-def stop_tasks(ecs: Any, arns: list[str], reason: str) -> dict[str, str]:
-    """Ask ECS to stop every task in `arns`, going on when one fails.
+def try_every_task(arns: list[str], action: Callable[[str], Any]) -> dict[str, str]:
+    """Call `action(arn)` (an AWS call such as StopTask) for every task, going on when one fails.
 
-    Throttled requests are tried again in later rounds with a growing pause. Returns the
-    tasks it could not stop, each with why. Interrupted, it names the tasks not yet stopped.
+    Throttled or unanswered calls are tried again in later rounds with a growing pause, on
+    top of botocore's own retries. Returns the tasks it failed for, each with why.
+    Interrupted, it names the tasks not done yet.
     """
     failed: dict[str, str] = {}
     pending = list(arns)
-    for attempt in range(STOP_ROUNDS):
+    for attempt in range(TASK_ROUNDS):
         if attempt:
             time.sleep(random.uniform(0.5, 1) * 2**attempt)
         retry: list[str] = []
         for index, arn in enumerate(pending):
             try:
-                ecs.stop_task(cluster=constants.CLUSTER_NAME, task=arn, reason=reason)
+                action(arn)
             except ClientError as error:
                 failed[arn] = describe_client_error(error)
                 if aws_error_code(error) in THROTTLE_CODES:
@@ -534,7 +541,8 @@ def stop_tasks(ecs: Any, arns: list[str], reason: str) -> dict[str, str]:
                 continue
             except BotoCoreError as error:
                 failed[arn] = describe_botocore_error(error)
-                retry.append(arn)
+                if isinstance(error, _NETWORK_ERRORS):
+                    retry.append(arn)
                 continue
             except DeadlineExceeded as error:
                 # An endpoint that does not answer: waiting on each task in turn would not end.
@@ -546,7 +554,6 @@ def stop_tasks(ecs: Any, arns: list[str], reason: str) -> dict[str, str]:
                 add_detail(error, f"not stopped yet: {', '.join(map(short_id, left))}")
                 raise
             failed.pop(arn, None)
-            say(f"stopping task {short_id(arn)}")
         pending = retry
         if not pending:
             break

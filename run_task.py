@@ -103,10 +103,13 @@ def run_task(args: argparse.Namespace) -> int:
                 )
             )
         # Nothing half-created: a partial start is undone, every task tried.
-        failed = common.stop_tasks(ecs, started, reason="run_task.py: partial start")
-        for arn in started:
-            if arn not in failed:
-                common.say(f"stopped {common.short_id(arn)}, started alongside the failure")
+        def stop(arn: str) -> None:
+            ecs.stop_task(
+                cluster=constants.CLUSTER_NAME, task=arn, reason="run_task.py: partial start"
+            )
+            common.say(f"stopped {common.short_id(arn)}, started alongside the failure")
+
+        failed = common.try_every_task(started, stop)
         if failed:
             raise common.unstopped(failed, len(started))
         raise common.StepFailed(

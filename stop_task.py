@@ -44,8 +44,12 @@ def stop_tasks(args: argparse.Namespace) -> int:
         common.show({"tasks": []})
         return common.EXIT_OK
 
+    def stop(arn: str) -> None:
+        ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
+        common.say(f"stopping task {common.short_id(arn)}")
+
     # Every task is tried, even when stopping one fails; those are named at the end.
-    failed = common.stop_tasks(ecs, arns, reason="stopped by stop_task.py")
+    failed = common.try_every_task(arns, stop)
     stopping = [arn for arn in arns if arn not in failed]
     if not stopping:
         raise common.unstopped(failed, len(arns))

@@ -250,7 +250,7 @@ def test_wait_timeout_bounds_every_call_of_the_step(
 
 @pytest.fixture
 def fast_rounds(monkeypatch):
-    """stop_tasks' own rounds without the pauses (botocore's retries still back off)."""
+    """try_every_task's own rounds without the pauses (botocore's retries still back off)."""
     monkeypatch.setattr(common.time, "sleep", lambda seconds: None)
 
 
@@ -264,7 +264,7 @@ def test_stop_task_tries_every_task_and_names_the_ones_left(
     assert_one_error_line(result, "could not stop 3 of 3 task(s)", "stop_task.py again")
     for arn in arns:
         assert common.short_id(arn) in result.err.splitlines()[-1]
-    assert aws_proxy.count("StopTask") == 3 * common.STOP_ROUNDS
+    assert aws_proxy.count("StopTask") == 3 * common.TASK_ROUNDS
     assert len(fargate.running(through_proxy)) == 3
 
 
