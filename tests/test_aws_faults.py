@@ -418,3 +418,28 @@ def test_any_answer_that_is_not_aws_is_one_line(
     if result.code:
         assert_one_error_line(result)
     assert_sanitized(result)
+
+
+def test_stop_task_retries_dropped_connections(
+    through_proxy, aws_proxy, run, fargate, fast_rounds, clean_settings
+):
+    clean_settings.setenv("AWS_MAX_ATTEMPTS", "1")
+    fargate.start_tasks(through_proxy, 2)
+    aws_proxy.drop("StopTask", times=3)
+    result = run(stop_task, "--interval", "0")
+    assert result.code == 0, result.err
+    assert fargate.running(through_proxy) == []
+    assert aws_proxy.count("StopTask") == 5
+
+
+def test_stop_task_names_every_task_when_stop_task_never_answers(
+    through_proxy, aws_proxy, run, fargate, clean_settings
+):
+    clean_settings.setenv("AWS_CALL_TIMEOUT", "1")
+    arns = fargate.start_tasks(through_proxy, 3)
+    aws_proxy.silence("StopTask")
+    started = time.monotonic()
+    result = run(stop_task, "--interval", "0")
+    assert time.monotonic() - started < 5
+    assert_one_error_line(result, "could not stop 3 of 3 task(s)", "not tried: AWS did not answer")
+    assert all(common.short_id(arn) in result.err for arn in arns)
