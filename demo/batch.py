@@ -11,7 +11,6 @@ the batch goes on; a server that cannot be reached leaves its inputs to the othe
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import cv2
 
 import democli
+import interrupts
 import link
 import media
 from media import Image, InputError, Video
@@ -254,6 +254,7 @@ class Batch:
                 return
             try:
                 check(output.status, "runDetection")
+                democli.check_answer(output, "runDetection")
             except ApiError as error:
                 self.failed(path, error)
                 return
@@ -314,6 +315,7 @@ class Batch:
                 sessions=self.sessions,
                 stop=self.stop,
             )
+            democli.check_answer(output, "clearSession")
         except (ApiError, InputError) as error:
             self.failed(path, error)
             return
@@ -352,31 +354,25 @@ class Batch:
             threading.Thread(target=self.run_server, args=(server,), daemon=True)
             for server in self.servers
         ]
-        on_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
         try:
             for worker in workers:
                 worker.start()
             for worker in workers:
                 while worker.is_alive():  # timed: Ctrl-C reaches this thread at once
                     worker.join(0.2)
-        except (KeyboardInterrupt, Terminated) as stopped:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM and SIGHUP through interrupts.py
             self.stop.set()
             self.progress.close()
-            democli.say(f"{stopped or 'interrupted'}: deleting the open sessions")
-            self.sessions.delete_all(timeout=min(self.args.timeout, 10))
-            # The slots stop at their next frame or answer; waiting for them also catches a
-            # session created as Ctrl-C came, and ends no thread in the middle of a decode.
-            deadline = time.monotonic() + 10
-            for worker in workers + self.slot_threads:
-                worker.join(max(0.0, deadline - time.monotonic()))
-            self.sessions.delete_all(timeout=min(self.args.timeout, 10))
-            if isinstance(stopped, Terminated):
-                return 128 + signal.SIGTERM
+            democli.say("deleting the open sessions")
+            with interrupts.deferred():  # a second Ctrl-C does not cut the deleting short
+                self.sessions.delete_all(timeout=min(self.args.timeout, 10))
+                # The slots stop at their next frame or answer; waiting for them also catches a
+                # session created as Ctrl-C came, and ends no thread in the middle of a decode.
+                deadline = time.monotonic() + 10
+                for worker in workers + self.slot_threads:
+                    worker.join(max(0.0, deadline - time.monotonic()))
+                self.sessions.delete_all(timeout=min(self.args.timeout, 10))
             raise
-        finally:
-            if on_main_thread:
-                signal.signal(signal.SIGTERM, previous)
         self.progress.close()
         for path in list(self.queue):  # no server could take them
             self.failed(path, ApiError(self.last_error or "no server could take it"), taken=False)
@@ -392,17 +388,6 @@ class Batch:
             democli.say(f"error: {len(self.failures)} of {len(self.inputs)} inputs failed")
             return 1
         return 0
-
-
-class Terminated(Exception):
-    """SIGTERM during a batch: its sessions are deleted as on Ctrl-C."""
-
-    def __str__(self) -> str:
-        return "terminated"
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated
 
 
 def _sampled_count(path: Path, fps: float) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from thriftpy2.thrift import TMessageType, TPayload, TType
+from thriftpy2.thrift import TPayload, TType
 
 from media import FRAME_SIZE
 from sdclient import UNIX, Client
@@ -62,19 +62,12 @@ def drain_rate(api: Client, rtt: float, size: int = RAW_BYTES, tries: int = 3) -
 
     The best of `tries`: the first also pays for buffers growing at both ends.
     """
-    api.call("getStatus")  # opens the connection if a failure closed it
     args = _PaddedArgs()
     args.padding = bytes(size)
     best = 0.0
     for _ in range(tries):
-        client = api._client
         start = time.perf_counter()
-        with api._translate_errors("getStatus"):
-            client._oprot.write_message_begin("getStatus", TMessageType.CALL, client._seqid)
-            args.write(client._oprot)
-            client._oprot.write_message_end()
-            client._oprot.trans.flush()
-        api.in_flight += 1
+        api.send_struct("getStatus", args)
         api.receive("getStatus")
         best = max(best, size / max(time.perf_counter() - start - rtt, 1e-6))
     return best

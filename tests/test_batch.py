@@ -294,7 +294,8 @@ def test_ctrl_c_or_sigterm_deletes_every_open_session(
     finally:
         local_aws.stop_process(demo)
     assert demo.returncode == code, err
-    assert ": deleting the open sessions" in err and "Traceback" not in err
+    last = "interrupted" if stop_signal == signal.SIGINT else "stopped by SIGTERM"
+    assert err.endswith(f"deleting the open sessions\n{last}\n") and "Traceback" not in err
     for server in servers:
         assert server.handler.sessions == {}
 

@@ -264,7 +264,10 @@ def test_missing_and_unreadable_input(api_server, run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     folder = run(detection_demo, *api_server.connection, "--input", str(empty))
-    assert folder.code == 2 and folder.err == f"error: {empty}: a folder with no images or videos in it\n"
+    assert (
+        folder.code == 2
+        and folder.err == f"error: {empty}: a folder with no images or videos in it\n"
+    )
     picture = write_picture(tmp_path / "p.png", [(0.4, 0.3, 0.1, 0.4)])
     nowhere = run(
         detection_demo,
@@ -335,7 +338,17 @@ def test_server_unreachable(run, tmp_path):
     sorted(
         p.name
         for p in DEMO.glob("*.py")
-        if p.stem not in {"sdclient", "democli", "media", "result_codes", "batch", "link"}
+        if p.stem
+        not in {
+            "sdclient",
+            "democli",
+            "media",
+            "result_codes",
+            "wire",
+            "interrupts",
+            "batch",
+            "link",
+        }
     ),
 )
 def test_every_demo_has_help(script):
