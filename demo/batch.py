@@ -42,24 +42,28 @@ def expand_inputs(values: list[str]) -> list[Path]:
     paths: list[Path] = []
     for value in values:
         path = Path(value)
-        if path.is_dir():
-            found = sorted(
-                (
-                    each
-                    for each in path.iterdir()
-                    if each.is_file()
-                    and not each.name.startswith(".")
-                    and each.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-                ),
-                key=lambda each: each.name,
-            )
-            if not found:
-                raise InputError(f"{path}: a folder with no images or videos in it")
-            paths += found
-        elif path.exists():
-            paths.append(path)
-        else:
-            raise InputError(f"{path}: no such file")
+        try:
+            if path.is_dir():
+                found = sorted(
+                    (
+                        each
+                        for each in path.iterdir()
+                        if each.is_file()
+                        and not each.name.startswith(".")
+                        and each.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+                    ),
+                    key=lambda each: each.name,
+                )
+                if not found:
+                    raise InputError(f"{path}: a folder with no images or videos in it")
+                paths += found
+            elif path.exists():
+                paths.append(path)
+            else:
+                raise InputError(f"{path}: no such file")
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise InputError(f"{value!r}: not a usable path ({reason})") from None
     return paths
 
 

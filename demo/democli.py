@@ -447,7 +447,7 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
 
     Several inputs, or a folder, make a batch spread over every --host (see batch.py).
     """
-    if len(args.input) > 1 or Path(args.input[0]).is_dir():
+    if len(args.input) > 1 or _is_folder(args.input[0]):
         import batch  # batch builds on this module
 
         inputs = batch.expand_inputs(args.input)
@@ -475,6 +475,14 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
         annotate(source, output, settings, args.output, args.fps)
         say(f"annotated copy written to {args.output}")
     return 0
+
+
+def _is_folder(path_text: str) -> bool:
+    """Whether --input names a folder (a path no system call takes is left to open_input)."""
+    try:
+        return Path(path_text).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

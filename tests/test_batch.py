@@ -189,6 +189,11 @@ def test_missing_input_is_a_bad_argument(api_server, run, tmp_path):
         detection_demo, *api_server.connection, "--input", str(picture), "--input", str(missing)
     )
     assert result.code == 2 and result.err == f"error: {missing}: no such file\n"
+    too_long = "x" * 5000
+    result = run(
+        detection_demo, *api_server.connection, "--input", str(picture), "--input", too_long
+    )
+    assert result.code == 2 and "not a usable path (File name too long)" in result.err
 
 
 # --- batches over two servers
