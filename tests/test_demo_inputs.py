@@ -301,3 +301,16 @@ def test_an_interrupted_copy_leaves_no_file(capsys, peer, video, tmp_path, monke
     assert code == 130 and err.strip().endswith("interrupted"), err
     assert len(written) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["peer.sock", "walk.mp4"]
+
+
+def test_a_format_only_opencv_reads_is_held_to_the_budget_too(tmp_path):
+    """No header reader knows Radiance HDR: OpenCV's own pixel limit, set by media.py, holds."""
+    big = tmp_path / "big.hdr"
+    big.write_bytes(b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8000 +X 8000\n" + b"\2\2\x1f\x40" * 100)
+    result = subprocess.run(
+        [sys.executable, str(DEMO / "detection_demo.py"), "--host", "127.0.0.1", "--port", "1",
+         "--input", str(big)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == f"error: {big}: an image larger than the 50 Mpx the demos decode\n"
