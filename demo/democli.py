@@ -14,8 +14,6 @@ from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
-import cv2
-
 import interrupts
 import link
 import media
@@ -324,7 +322,7 @@ def create_session(api: Client, settings) -> int:
 def raw_frame(pixels):
     """A DetectionInput carrying one frame as raw RGB (3 bytes a pixel, rows top to bottom)."""
     height, width = pixels.shape[:2]
-    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    rgb = media.rgb(pixels)
     return API.DetectionInput(
         type=API.DetectionInputType.IMG_BUFFER_RAW,
         params=API.InputParams(
