@@ -159,6 +159,17 @@ def seconds(low: float, high: float, *, zero: bool = True) -> Callable[[str], fl
     return parse
 
 
+def task_reference(text: str) -> str:
+    """An argparse type: a task id or task ARN, as ECS prints them (nothing blank, no spaces,
+    no control characters, not longer than an ARN can be)."""
+    if not re.fullmatch(r"[A-Za-z0-9:/_.-]{1,1600}", text, re.ASCII):
+        shown = repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(
+            f"{shown} is not a task id or task ARN (such as 0f1e2d3c4b5a69788796a5b4c3d2e1f0)"
+        )
+    return text
+
+
 # --- AWS clients, and the time each call may take
 
 
@@ -459,6 +470,20 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+DESCRIBE_TASKS_MOST = 100  # DescribeTasks takes at most 100 tasks a call
+
+
+def describe_tasks(ecs: Any, arns: list[str]) -> list[dict[str, Any]]:
+    """describe_tasks for any number of tasks, in calls of at most DESCRIBE_TASKS_MOST."""
+    return [
+        task
+        for start in range(0, len(arns), DESCRIBE_TASKS_MOST)
+        for task in ecs.describe_tasks(
+            cluster=constants.CLUSTER_NAME, tasks=arns[start : start + DESCRIBE_TASKS_MOST]
+        )["tasks"]
+    ]
+
+
 def wait_for_tasks(
     ecs: Any,
     arns: list[str],
@@ -475,7 +500,7 @@ def wait_for_tasks(
     start = time.monotonic()
     try:
         while True:
-            tasks = ecs.describe_tasks(cluster=constants.CLUSTER_NAME, tasks=arns)["tasks"]
+            tasks = describe_tasks(ecs, arns)
             known = {short_id(task["taskArn"]) for task in tasks}
             missing = [arn for arn in arns if short_id(arn) not in known]
             if missing:

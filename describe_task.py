@@ -27,7 +27,9 @@ STOP_HINTS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tasks", nargs="*", help="task ids or ARNs (default: every task of ours)")
+    parser.add_argument(
+        "tasks", nargs="*", type=common.task_reference, help="task ids or ARNs (default: every task of ours)"
+    )
     parser.add_argument(
         "--timeout",
         type=common.seconds(0, 86400, zero=False),

@@ -1,0 +1,107 @@
+"""The step scripts with inputs the other tests do not name: many tasks, odd task arguments."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import common
+import constants
+import describe_task
+import stop_task
+
+
+@pytest.fixture
+def aws_limits(monkeypatch):
+    """Clients that refuse what real AWS refuses and moto accepts: DescribeTasks of over 100."""
+    real_client = common.client
+
+    def limited_client(service):
+        aws_client = real_client(service)
+
+        def refuse_too_many(params, **_):
+            if len(json.loads(params["body"]).get("tasks", [])) > 100:
+                http = SimpleNamespace(status_code=400, headers={}, content=b"")
+                return http, {
+                    "Error": {
+                        "Code": "InvalidParameterException",
+                        "Message": "Tasks cannot be more than 100.",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+            return None
+
+        aws_client.meta.events.register("before-call.ecs.DescribeTasks", refuse_too_many)
+        return aws_client
+
+    monkeypatch.setattr(common, "client", limited_client)
+
+
+def _start(ready, count: int) -> list[str]:
+    arns = []
+    while len(arns) < count:
+        arns += [
+            task["taskArn"]
+            for task in ready.ecs.run_task(
+                cluster=constants.CLUSTER_NAME,
+                taskDefinition=constants.TASK_FAMILY_NAME,
+                launchType="FARGATE",
+                count=min(10, count - len(arns)),
+                startedBy=constants.STARTED_BY,
+                networkConfiguration={
+                    "awsvpcConfiguration": {
+                        "subnets": [ready.subnet_id],
+                        "securityGroups": [ready.group_id],
+                    }
+                },
+            )["tasks"]
+        ]
+    return arns
+
+
+@pytest.mark.parametrize("count", [100, 101, 230])
+def test_any_number_of_tasks_is_described_and_stopped(ready, aws_limits, run, count):
+    arns = _start(ready, count)
+
+    described = run(describe_task, "--interval", "0")
+    assert described.code == 0, described.err
+    assert {task["taskArn"] for task in described.json()["tasks"]} == set(arns)
+
+    named = run(describe_task, "--interval", "0", *arns)
+    assert named.code == 0, named.err
+
+    stopped = run(stop_task, "--interval", "0")
+    assert stopped.code == 0, stopped.err
+    assert {task["taskArn"] for task in stopped.json()["tasks"]} == set(arns)
+    left = ready.ecs.list_tasks(cluster=constants.CLUSTER_NAME, desiredStatus="RUNNING")
+    assert left["taskArns"] == []
+
+
+TASK_ARGUMENTS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "\t", "a\nb", "a b", "x" * 5000, "\u00e9t\u00e9", "\x1b[2J"]),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(argument=TASK_ARGUMENTS)
+def test_any_task_argument_is_looked_up_or_refused_in_one_line(capsys, argument):
+    """A task argument is either sent to ECS as it is, or refused (exit 2) in one line."""
+    try:
+        accepted = common.task_reference(argument) == argument
+    except Exception:  # noqa: BLE001 (refused: the script must say so below)
+        accepted = False
+    if accepted:
+        assert argument.strip() and argument.isascii() and argument.isprintable()
+        assert " " not in argument and len(argument) <= 1600
+        return
+    with pytest.raises(SystemExit) as exit_:
+        describe_task.main(["--", argument])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("error: argument tasks: ")
+    assert len(err) < 300
