@@ -60,6 +60,7 @@ from contextlib import contextmanager, suppress  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 from typing import Any  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
 
 import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
@@ -195,9 +196,19 @@ def client(service: str) -> Any:
     any enclosing `deadline`).
     """
     budget = constants.AWS_CALL_TIMEOUT
-    core = botocore.session.Session(profile=constants.AWS_PROFILE_NAME)
-    core.register_component("data_loader", _SERVICE_MODELS)
-    aws_client = core.create_client(service, config=_client_config(core, budget))
+    profile = constants.AWS_PROFILE_NAME
+    try:
+        core = botocore.session.Session(profile=profile)
+        core.register_component("data_loader", _SERVICE_MODELS)
+        aws_client = core.create_client(service, config=_client_config(core, budget))
+        _ = urlsplit(aws_client.meta.endpoint_url).port  # a port out of range fails only here
+    except (ValueError, TypeError, LookupError) as error:
+        # botocore checks some of its settings (AWS_MAX_ATTEMPTS, AWS_ENDPOINT_URL, ...) with
+        # plain int() or urlsplit(): their errors name the value but not where it came from.
+        raise StepFailed(
+            f"the AWS configuration is not valid: {aws_text(error)} (check the AWS_* "
+            "variables in the environment and your AWS config file)"
+        ) from None
     _remember_credentials(core)
     endpoint = aws_client.meta.endpoint_url
 

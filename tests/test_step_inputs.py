@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 
 import common
 import constants
+import describe_clusters
 import describe_task
 import stop_task
+from rehearsal.local_aws import free_port
 
 
 @pytest.fixture
@@ -105,3 +107,58 @@ def test_any_task_argument_is_looked_up_or_refused_in_one_line(capsys, argument)
     assert exit_.value.code == 2
     assert err.count("\n") == 1 and err.startswith("error: argument tasks: ")
     assert len(err) < 300
+
+
+# --- botocore's own settings, from the environment
+
+_LOOPBACK_URL_TAIL = st.text(alphabet="0123456789x-:[]% ", max_size=8)
+_ANY_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
+BOTOCORE_VARIABLES = {
+    name: _ANY_TEXT
+    for name in [
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+        "AWS_DEFAULT_REGION",
+        "AWS_DEFAULTS_MODE",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_METADATA_SERVICE_TIMEOUT",
+        "AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+        "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES",
+        "AWS_REQUEST_CHECKSUM_CALCULATION",
+        "AWS_USE_FIPS_ENDPOINT",
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        "AWS_PROFILE",
+        "AWS_SDK_UA_APP_ID",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+    ]
+}
+# Endpoint URLs that name no host needing DNS: unparsable, or loopback with an odd port.
+for _name in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS"]:
+    BOTOCORE_VARIABLES[_name] = st.one_of(
+        _ANY_TEXT.filter(lambda text: "//" not in text),
+        _LOOPBACK_URL_TAIL.map(lambda tail: "http://127.0.0.1:" + tail),
+        st.sampled_from(["http://[::1", "http://127.0.0.1:99999", "ftp://127.0.0.1/", ""]),
+    )
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_botocore_variable_is_one_line(clean_settings, run, data):
+    """Whatever botocore's own variables hold, a script ends in one line, never a traceback."""
+    name = data.draw(st.sampled_from(sorted(BOTOCORE_VARIABLES)), label="variable")
+    value = data.draw(BOTOCORE_VARIABLES[name], label="value")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLUSTER_NAME", "sd-test")
+        patch.setenv("AWS_CALL_TIMEOUT", "2")
+        patch.setenv("AWS_MAX_ATTEMPTS", "1")
+        # Nothing listens there: a call that is made is refused at once.
+        patch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+        patch.setenv(name, value)
+        result = run(describe_clusters)
+    assert result.code == common.EXIT_FAILED, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
