@@ -629,6 +629,17 @@ def outcome_unknown(what: str) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def if_stopped_early(what: str) -> Iterator[None]:
+    """After an AWS call that created something: if a signal or a time limit ends the block,
+    say what was created (and how to undo it), since the script will not get to say it."""
+    try:
+        yield
+    except (Interrupted, KeyboardInterrupt, DeadlineExceeded) as error:
+        add_detail(error, what)
+        raise
+
+
 def run(body: Callable[..., int], *args: Any, timeout: float | None = None) -> int:
     """Run a script's body, turning every expected failure into one line on stderr.
 

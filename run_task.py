@@ -91,9 +91,15 @@ def run_task(args: argparse.Namespace) -> int:
             startedBy=constants.STARTED_BY,
             tags=[constants.PROJECT_TAG],
         )
-    common.show(response)
     started = [task["taskArn"] for task in response["tasks"]]
-    if response["failures"]:
+    # From here on tasks run and bill: a signal must not end the script without naming them.
+    started_line = (
+        f"started task(s) {', '.join(map(common.short_id, started))}: stop_task.py stops them"
+        if started
+        else "no task started"
+    )
+    with common.if_stopped_early(started_line):
+        common.show(response)
         for failure in response["failures"]:
             common.say(
                 "failure: "
@@ -102,6 +108,7 @@ def run_task(args: argparse.Namespace) -> int:
                     f"{failure.get('detail', '')}".strip()
                 )
             )
+    if response["failures"]:
         # Nothing half-created: a partial start is undone, every task tried.
         def stop(arn: str) -> None:
             ecs.stop_task(
@@ -115,9 +122,10 @@ def run_task(args: argparse.Namespace) -> int:
         raise common.StepFailed(
             f"ECS could not start {task_definition} in {constants.CLUSTER_NAME}"
         )
-    for task in response["tasks"]:
-        common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
-    common.say("next: describe_task.py waits for it to run and prints its address")
+    with common.if_stopped_early(started_line):
+        for task in response["tasks"]:
+            common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
+        common.say("next: describe_task.py waits for it to run and prints its address")
     return common.EXIT_OK
 
 

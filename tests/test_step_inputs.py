@@ -162,3 +162,45 @@ def test_any_botocore_variable_is_one_line(clean_settings, run, data):
     assert result.code == common.EXIT_FAILED, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+
+
+# --- a signal after RunTask answered: the tasks that bill are named
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("moment", range(4))
+def test_a_signal_after_run_task_answered_names_the_started_tasks(
+    ready, run, monkeypatch, signal_name, moment
+):
+    """Ctrl-C (or SIGTERM) at each line run_task.py prints after RunTask started the tasks."""
+    import signal
+
+    import run_task
+
+    signum = getattr(signal, signal_name)
+    printed = []
+    real_show, real_say = common.show, common.say
+
+    def signal_at_moment(real):
+        def output(*args):
+            if ready.ecs.list_tasks(cluster=constants.CLUSTER_NAME)["taskArns"]:
+                printed.append(args)
+                if len(printed) == moment + 1:
+                    if signum == signal.SIGINT:
+                        raise KeyboardInterrupt
+                    raise common.Interrupted(signum)
+            real(*args)
+
+        return output
+
+    monkeypatch.setattr(common, "show", signal_at_moment(real_show))
+    monkeypatch.setattr(common, "say", signal_at_moment(real_say))
+    result = run(run_task, "--count", "2")
+
+    running = ready.ecs.list_tasks(cluster=constants.CLUSTER_NAME)["taskArns"]
+    assert len(running) == 2
+    assert result.code == 128 + signum, result
+    lines = result.err.strip().splitlines()
+    last = lines[-1]
+    assert all(common.short_id(arn) in last for arn in running), last
+    assert "stop_task.py" in last
