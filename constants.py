@@ -27,6 +27,14 @@ DATA_PATH = "/var/data"
 
 DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
 
+# The lifetime container: sleeps for TASK_LIFETIME_MINUTES, then exits 0, which stops the task.
+# From Amazon ECR Public like the server's image, so the task needs no other route; pinned.
+LIFETIME_CONTAINER_NAME = "lifetime"
+LIFETIME_IMAGE = "public.ecr.aws/docker/library/busybox:1.36.1"
+LIFETIME_CPU = 16  # cpu units and MiB taken from the task's; the server keeps the rest
+LIFETIME_MEMORY = 32
+LICENSE_KEY_VARIABLE = "SD_API_LICENSE_KEY"  # where the server reads its licence key
+
 # Fargate's allowed task memory (MiB) for each task cpu (units of 1/1024 vCPU).
 FARGATE_MEMORY = {
     256: range(512, 2048 + 1, 512),
@@ -151,6 +159,17 @@ def _task_memory(name: str, value: str) -> int:
     return int(value)
 
 
+def _lifetime(name: str, value: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", value) or int(value) > 10080:
+        raise _bad(
+            name,
+            value,
+            "whole minutes from 1 to 10080 (a week) after which the task stops by itself, "
+            "or 0 for no limit (it then bills until stopped)",
+        )
+    return int(value)
+
+
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
 
@@ -215,7 +234,7 @@ _SETTINGS: dict[str, Setting] = {
             "parameter (such as /sd-apiserver/license), holding the licence key",
         )
     ),
-    "TASK_LIFETIME_MINUTES": Setting(_integer(0, 10080), default="240"),
+    "TASK_LIFETIME_MINUTES": Setting(_lifetime, default="240"),
 }
 
 
