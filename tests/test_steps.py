@@ -309,12 +309,22 @@ def test_run_task_goes_on_when_it_may_not_read_security_groups(stub, stub_settin
     stub("ecs").add_response(
         "run_task",
         {
-            "tasks": [{"taskArn": "arn:aws:ecs:r:1:task/sd-test/t1", "lastStatus": "PROVISIONING"}],
+            "tasks": [
+                {
+                    "taskArn": "arn:aws:ecs:r:1:task/sd-test/t1",
+                    "taskDefinitionArn": DEF_ARN,
+                    "lastStatus": "PROVISIONING",
+                }
+            ],
             "failures": [],
         },
     )
+    stub("ecs").add_response(
+        "describe_task_definition", {"taskDefinition": {"containerDefinitions": []}}
+    )
     result = run(run_task)
     assert result.code == 0
+    assert "sd-apiserver:1 has no lifetime limit" in result.err
     assert "warning: could not check the security groups" in result.err
     assert "ec2:DescribeSecurityGroups" in result.err
 
