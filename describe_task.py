@@ -134,6 +134,15 @@ def server_port(definition: dict) -> int:
     return ports[0] if ports else SERVER_DEFAULT_PORT
 
 
+def rest_mode(definition: dict) -> bool:
+    """True when the task definition starts the server in REST mode (SD_API_TRANSPORT=4)."""
+    return any(
+        variable == {"name": "SD_API_TRANSPORT", "value": "4"}
+        for container in definition["containerDefinitions"]
+        for variable in container.get("environment", [])
+    )
+
+
 def describe_task(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
@@ -213,7 +222,8 @@ def describe_task(args: argparse.Namespace) -> int:
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         common.say(f"task {name}: {lifetime_line}")
-        common.say(f"try the demos: cd demo && python3 get_status.py --host {host} --port {port}")
+        demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
+        common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     common.show({"tasks": summary})
     return common.EXIT_OK
 
