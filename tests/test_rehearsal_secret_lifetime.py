@@ -80,26 +80,3 @@ def test_rehearsal_ends_the_task_when_its_lifetime_is_up(tmp_path, capsys):
     finally:
         rehearsal.stop()
     assert rehearsal.moto.process.poll() is not None
-
-
-def test_the_lifetime_does_not_override_a_stop_by_hand(tmp_path):
-    from rehearsal.rehearse import Rehearsal
-
-    rehearsal = Rehearsal(tmp_path, seconds_per_minute=0.02, lifetime_minutes=50)
-    try:
-        rehearsal.start_aws()
-        rehearsal.prepare_prerequisites()
-        rehearsal.choose_settings()
-        rehearsal.step("Step 1", "create_cluster.py")
-        rehearsal.store_licence()
-        rehearsal.step("Step 2", "register_task_definition.py")
-        started = rehearsal.step("Step 3", "run_task.py")
-        rehearsal.do_what_fargate_does(started)
-        rehearsal.step("Step 6", "stop_task.py", "--interval", "0.1")
-        time.sleep(2)  # past the lifetime
-        ecs = rehearsal.moto.client("ecs")
-        [arn] = ecs.list_tasks(cluster="sd-rehearsal", desiredStatus="STOPPED")["taskArns"]
-        [task] = ecs.describe_tasks(cluster="sd-rehearsal", tasks=[arn])["tasks"]
-        assert task["stoppedReason"] == "stopped by stop_task.py"
-    finally:
-        rehearsal.stop()

@@ -20,7 +20,7 @@ ACCOUNT = "123456789012"  # what moto's sts answers
 SSM_ARN = f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/team/sd/licence"
 SM_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:sd-licence-AbCdEf"
 FIXTURES = settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
