@@ -227,7 +227,7 @@ _SETTINGS: dict[str, Setting] = {
     ),
     "LICENSE_SECRET": Setting(
         _pattern(
-            r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}"
+            r"(?a)arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}"
             r"|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w./-]{1,2048}"
             r"|(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*",
             "the ARN of a Secrets Manager secret, or the name or ARN of an SSM SecureString "

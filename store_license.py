@@ -19,7 +19,7 @@ import constants
 
 DEFAULT_NAME = "/sd-apiserver/license"
 # SSM's rule: letters, digits and _.-/ ; a name may not start with aws or ssm.
-PARAMETER_NAME = re.compile(r"(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*")
+PARAMETER_NAME = re.compile(r"(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*", re.ASCII)
 MAX_KEY_LENGTH = 4096  # a standard-tier parameter's limit
 
 
