@@ -96,9 +96,7 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
         return name_or_arn
     caller = sts.get_caller_identity()
     partition = caller["Arn"].split(":")[1]
-    return (
-        f"arn:{partition}:ssm:{region}:{caller['Account']}:parameter/{name_or_arn.lstrip('/')}"
-    )
+    return f"arn:{partition}:ssm:{region}:{caller['Account']}:parameter/{name_or_arn.lstrip('/')}"
 
 
 def lifetime_container(minutes: int) -> dict:
@@ -179,7 +177,11 @@ def register_task_definition() -> int:
         common.say(
             f"the server reads its licence key from {arn} when the task starts: the execution "
             "role needs "
-            + ("secretsmanager:GetSecretValue" if ":secretsmanager:" in arn else "ssm:GetParameters")
+            + (
+                "secretsmanager:GetSecretValue"
+                if ":secretsmanager:" in arn
+                else "ssm:GetParameters"
+            )
             + " on it (and kms:Decrypt for a customer-managed key)"
         )
     common.say(

@@ -456,7 +456,9 @@ def test_no_key_and_no_terminal_is_a_bad_setting(ssm, run, clean_settings, monke
     assert ssm.describe_parameters()["Parameters"] == []
 
 
-@pytest.mark.parametrize("name", ["aws/license", "/ssm/x", "bad name", "a//b", "", "/licence-\u00e9"])
+@pytest.mark.parametrize(
+    "name", ["aws/license", "/ssm/x", "bad name", "a//b", "", "/licence-\u00e9"]
+)
 def test_bad_parameter_name(clean_settings, aws_calls, capsys, name):
     with pytest.raises(SystemExit) as exit_:
         store_license.main(["--name", name])
