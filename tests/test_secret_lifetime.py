@@ -158,6 +158,7 @@ def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, size):
         lifetime = containers["lifetime"]
         assert lifetime["essential"] is True
         assert lifetime["command"] == ["sleep", str(minutes * 60)]
+        assert lifetime["stopTimeout"] == 2
         assert lifetime["image"].startswith("public.ecr.aws/docker/library/busybox:")
         assert not lifetime["image"].endswith(":latest")
         assert "portMappings" not in lifetime or not lifetime["portMappings"]
