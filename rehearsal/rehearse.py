@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -433,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             rehearsal.print_keep_instructions()
         else:
             rehearsal.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
     left = (
         "the local endpoint and API server are still running"
         if args.keep

@@ -1,6 +1,7 @@
 """The rehearsal's licence secret, REST mode and task lifetime, played by the part that plays Fargate."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ def test_rest_rehearsal_reads_the_secret_and_uses_http_demo():
     pids = started_pids(output)
     assert len(pids) == 2
     assert not any(alive(pid) for pid in pids)
+    workdir = re.search(r"as a person's \.env: (\S+)/rehearsal\.env", output).group(1)
+    assert not os.path.exists(workdir)  # nothing left in the temp directory
 
 
 def test_rehearsal_ends_the_task_when_its_lifetime_is_up(tmp_path, capsys):
