@@ -1,7 +1,12 @@
 """The licence as a secret (store_license.py, the container's `secrets`) and the task lifetime."""
 
 import json
+import os
+import pty
 import re
+import select
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -15,6 +20,7 @@ import register_task_definition
 import run_task
 import store_license
 from conftest import ROOT
+from rehearsal import local_aws
 
 ACCOUNT = "123456789012"  # what moto's sts answers
 SSM_ARN = f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/team/sd/licence"
@@ -490,3 +496,72 @@ def test_help(capsys):
     assert exit_.value.code == 0
     assert "--overwrite" in capsys.readouterr().out
     assert (ROOT / "store_license.py").is_file()
+
+
+SSM_NAMES = st.from_regex(
+    r"/?[A-Za-z0-9_.-]{1,20}(/[A-Za-z0-9_.-]{1,20}){0,3}", fullmatch=True
+).filter(lambda name: not name.lstrip("/").lower().startswith(("aws", "ssm")))
+
+
+@FIXTURES
+@given(name=SSM_NAMES)
+def test_any_ssm_name_becomes_its_arn(aws, run, clean_settings, name):
+    clean_settings.setenv("LICENSE_SECRET", name)
+    result = run(register_task_definition)
+    assert result.code == 0, result.err
+    server = containers_of(result.json()["taskDefinition"])["sd-apiserver"]
+    [secret] = server["secrets"]
+    assert secret["valueFrom"] == (f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/{name.lstrip('/')}")
+
+
+@pytest.fixture
+def moto_server():
+    server = local_aws.MotoServer().start()
+    yield server
+    server.stop()
+
+
+def test_the_prompt_does_not_echo_the_key(moto_server):
+    """On a real terminal: what is typed at the prompt never shows."""
+    environment = {
+        "PATH": os.environ["PATH"],
+        **local_aws.aws_environment(moto_server.endpoint),
+        "ENV_FILE": os.devnull,
+    }
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "store_license.py", "--name", "/prompted/licence"],
+        cwd=ROOT,
+        env=environment,
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    try:
+        seen = b""
+        while b"(not shown): " not in seen:
+            ready, _, _ = select.select([leader], [], [], 30)
+            assert ready, f"no prompt on the terminal: {seen!r}"
+            seen += os.read(leader, 1024)
+        os.write(leader, b"typed-at-a-terminal-123\n")
+        out, _ = process.communicate(timeout=60)
+        while True:
+            try:
+                chunk = os.read(leader, 1024)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, seen
+    assert b"typed-at-a-terminal" not in seen and "typed-at-a-terminal" not in out.decode()
+    assert out.decode().startswith("LICENSE_SECRET=arn:aws:ssm:us-east-1:")
+    stored = moto_server.client("ssm").get_parameter(Name="/prompted/licence", WithDecryption=True)
+    assert stored["Parameter"]["Value"] == "typed-at-a-terminal-123"
