@@ -180,7 +180,7 @@ class Rehearsal:
         definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
             "taskDefinition"
         ]
-        server_environment = self.read_secrets(definition)
+        server_environment = self.container_environment(definition)
         log = self.workdir / "api-server.log"
         with open(log, "w") as log_file:
             self.api_server = subprocess.Popen(
@@ -188,17 +188,13 @@ class Rehearsal:
                     sys.executable,
                     "-m",
                     "localserver",
-                    "--transport",
-                    "4" if self.rest else "1",
                     "--host",
                     public_ip,
-                    "--port",
-                    str(self.port),
                     "--detector",
                     "marker",
                 ],
                 cwd=ROOT,
-                env={**os.environ, **server_environment},
+                env=server_environment,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
                 start_new_session=True,  # Ctrl-C reaches the rehearsal, which stops it in order
@@ -214,14 +210,15 @@ class Rehearsal:
         print(f"{log.read_text().strip()} (pid {self.api_server.pid})\nits log: {log}")
         self.play_lifetime(task["taskArn"], definition)
 
-    def read_secrets(self, definition: dict) -> dict[str, str]:
-        """What ECS does at task start: resolve each `secrets` entry of the server's container."""
+    def container_environment(self, definition: dict) -> dict[str, str]:
+        """What ECS gives the server's container: its `environment`, and its `secrets` resolved."""
         [server] = [
             container
             for container in definition["containerDefinitions"]
             if container["name"] == "sd-apiserver"
         ]
-        environment = {}
+        environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+        environment.update({pair["name"]: pair["value"] for pair in server["environment"]})
         for secret in server.get("secrets", []):
             arn = secret["valueFrom"]
             if ":secretsmanager:" in arn:
