@@ -132,12 +132,18 @@ def moto_server():
 @pytest.fixture
 def tutorial_settings(moto_server, clean_settings, tmp_path):
     """An empty local AWS with the prerequisites, and a .env for the scripts pointed at it."""
-    reset = urllib.request.Request(f"{moto_server.endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
-    moto_server._post(
-        "/moto-api/state-manager/set-transition",
-        {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}},
-    )
+    # moto's own API: empty it, then keep tasks RUNNING until stopped, as real ECS does.
+    for path, body in [
+        ("/moto-api/reset", {}),
+        (
+            "/moto-api/state-manager/set-transition",
+            {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}},
+        ),
+    ]:
+        request = urllib.request.Request(
+            moto_server.endpoint + path, data=json.dumps(body).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=10).close()
     ready = local_aws.create_prerequisites(
         moto_server.client("ec2"), moto_server.client("iam"), 9090, "127.0.0.1/32"
     )
