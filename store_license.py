@@ -83,9 +83,14 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
         )
     except ClientError as error:
         if common.aws_error_code(error) == "ParameterAlreadyExists":
-            arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
+            existing = ssm.get_parameter(Name=name)["Parameter"]
             common.say(f"parameter {name} already exists: kept (--overwrite replaces its key)")
-            print(f"LICENSE_SECRET={arn}")
+            if existing["Type"] != "SecureString":
+                common.warn(
+                    f"{name} is a {existing['Type']} parameter, stored unencrypted: "
+                    "--overwrite makes it a SecureString"
+                )
+            print(f"LICENSE_SECRET={existing['ARN']}")
             return common.EXIT_OK
         # Some AWS validation messages quote the value they refused.
         raise common.StepFailed(without(key, common.describe_client_error(error))) from None

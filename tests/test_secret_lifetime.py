@@ -421,6 +421,17 @@ def test_store_is_idempotent_and_overwrite_replaces(ssm, run, clean_settings):
         assert "key-9876543210" not in result.out + result.err
 
 
+def test_an_existing_plain_parameter_is_named_and_overwrite_encrypts_it(ssm, run, clean_settings):
+    ssm.put_parameter(Name="/sd-apiserver/license", Value="old-plain-value", Type="String")
+    clean_settings.setenv("SD_API_LICENSE_KEY", "new-secret-key-5555")
+    kept = run(store_license)
+    assert kept.code == 0
+    assert "warning: /sd-apiserver/license is a String parameter, stored unencrypted" in kept.err
+    assert run(store_license, "--overwrite").code == 0
+    parameter = ssm.get_parameter(Name="/sd-apiserver/license", WithDecryption=True)["Parameter"]
+    assert (parameter["Type"], parameter["Value"]) == ("SecureString", "new-secret-key-5555")
+
+
 def test_store_under_another_name_then_delete(ssm, run, clean_settings):
     clean_settings.setenv("SD_API_LICENSE_KEY", "a-key-for-the-team-0001")
     stored = run(store_license, "--name", "team/sd/licence")
