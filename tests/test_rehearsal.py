@@ -3,6 +3,7 @@
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,6 +123,9 @@ def test_keep_leaves_a_local_setup_to_try_by_hand():
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
+        kept = re.search(r"as a person's \.env: (\S+)/rehearsal\.env", output)
+        if kept:  # the kept settings file's folder, left for the person, not for a test
+            shutil.rmtree(kept.group(1), ignore_errors=True)
 
 
 @pytest.mark.parametrize("script", ["rehearsal/rehearse.py"])
