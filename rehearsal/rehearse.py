@@ -296,16 +296,7 @@ class Rehearsal:
     # --- the tutorial
 
     def run(self) -> None:
-        self.start_aws()
-        self.prepare_prerequisites()
-        self.choose_settings()
-        self.step("Step 1: create a cluster", "create_cluster.py")
-        self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
-        self.store_licence()
-        self.step("Step 2: register the task definition", "register_task_definition.py")
-        self.step("Step 2: check it is listed", "list_task_definition.py")
-        started = self.step("Step 3: start a task", "run_task.py")
-        self.do_what_fargate_does(started)
+        self.start_a_task()
         self.step("Step 4: list the task", "list_tasks.py")
         described = self.step(
             "Step 4: wait for it and get its address", "describe_task.py", "--interval", "1"
@@ -323,6 +314,19 @@ class Rehearsal:
             raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
         self.step("Step 6: delete the cluster", "delete_cluster.py")
         self.step("Step 6: delete the licence secret", "store_license.py", "--delete")
+
+    def start_a_task(self) -> None:
+        """Up to step 3 and Fargate's part: the local AWS, a task, its server listening."""
+        self.start_aws()
+        self.prepare_prerequisites()
+        self.choose_settings()
+        self.step("Step 1: create a cluster", "create_cluster.py")
+        self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
+        self.store_licence()
+        self.step("Step 2: register the task definition", "register_task_definition.py")
+        self.step("Step 2: check it is listed", "list_task_definition.py")
+        started = self.step("Step 3: start a task", "run_task.py")
+        self.do_what_fargate_does(started)
 
     def choose_settings(self) -> None:
         """The settings this rehearsal adds to the prerequisites': REST mode, the lifetime."""

@@ -49,14 +49,7 @@ def test_rehearsal_ends_the_task_when_its_lifetime_is_up(tmp_path, capsys):
     # 60 minutes of lifetime at 0.02 s a minute: the task ends 1.2 s after it starts.
     rehearsal = Rehearsal(tmp_path, seconds_per_minute=0.02, lifetime_minutes=60)
     try:
-        rehearsal.start_aws()
-        rehearsal.prepare_prerequisites()
-        rehearsal.choose_settings()
-        rehearsal.step("Step 1", "create_cluster.py")
-        rehearsal.store_licence()
-        rehearsal.step("Step 2", "register_task_definition.py")
-        started = rehearsal.step("Step 3", "run_task.py")
-        rehearsal.do_what_fargate_does(started)
+        rehearsal.start_a_task()
         server = rehearsal.api_server
         assert server.poll() is None
         ecs = rehearsal.moto.client("ecs")
