@@ -27,7 +27,9 @@ def require_secret_for_rest() -> None:
 
 def warn_about_settings() -> None:
     """Say so when the settings give a server the demos cannot reach, or lose what it writes."""
-    if os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip():
+    key = os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip()
+    if key:
+        common.never_print(key)
         common.warn(
             f"{constants.LICENSE_KEY_VARIABLE} is set here but was not used: a key in the task "
             "definition is readable by anyone allowed ecs:DescribeTaskDefinition; "

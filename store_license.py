@@ -12,8 +12,6 @@ import os
 import re
 import sys
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 import common
 import constants
 
@@ -68,10 +66,6 @@ def read_key() -> str:
     return key
 
 
-def without(secret: str, text: str) -> str:
-    return text.replace(secret, "****")
-
-
 def store(ssm, name: str, key: str, overwrite: bool) -> int:
     try:
         response = ssm.put_parameter(
@@ -81,7 +75,7 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
             Overwrite=overwrite,
             Description="SmartyzeDetect API server licence key",
         )
-    except ClientError as error:
+    except common.ClientError as error:
         if common.aws_error_code(error) == "ParameterAlreadyExists":
             existing = ssm.get_parameter(Name=name)["Parameter"]
             common.say(f"parameter {name} already exists: kept (--overwrite replaces its key)")
@@ -92,10 +86,7 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
                 )
             print(f"LICENSE_SECRET={existing['ARN']}")
             return common.EXIT_OK
-        # Some AWS validation messages quote the value they refused.
-        raise common.StepFailed(without(key, common.describe_client_error(error))) from None
-    except BotoCoreError as error:
-        raise common.StepFailed(without(key, common.describe_botocore_error(error))) from None
+        raise
     arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
     common.say(
         f"stored the licence key as SecureString {name} (version {response['Version']}); "
@@ -108,7 +99,7 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
 def delete(ssm, name: str) -> int:
     try:
         ssm.delete_parameter(Name=name)
-    except ClientError as error:
+    except common.ClientError as error:
         if common.aws_error_code(error) != "ParameterNotFound":
             raise
         common.say(f"parameter {name} does not exist (already deleted?): nothing to do")
@@ -121,6 +112,7 @@ def store_license(args: argparse.Namespace) -> int:
     if args.delete:
         return delete(common.client("ssm"), args.name)
     key = read_key()
+    common.never_print(key)  # some AWS validation messages quote the value they refused
     return store(common.client("ssm"), args.name, key, args.overwrite)
 
 
