@@ -1,25 +1,21 @@
 """No interruption leaves anything billing: Ctrl-C at every step's AWS call and at every wait.
 
-Each script of the tutorial runs as a process against moto_server, through a forwarder on
-loopback that lets the request reach moto (so its effect happens, as on AWS) but holds the
-answer until the script has been sent SIGINT. For the waits, the forwarder makes tasks look
-slow, as Fargate's are (PENDING before RUNNING, DEPROVISIONING before STOPPED). After each
-interruption, stop_task.py and delete_cluster.py (what the README says to run) must leave no
-running task and no cluster.
+Each script of the tutorial runs as a process against moto_server through the fault proxy
+(tests/faults/aws_proxy.py). At its AWS call: the proxy holds the request, the script gets
+SIGINT while it waits for the answer, and the request then reaches moto anyway, as one already
+sent reaches AWS (so an interrupted run_task.py leaves a task running). At its wait: the proxy
+makes tasks look slow, as Fargate's are (PENDING before RUNNING, DEPROVISIONING before
+STOPPED), and SIGINT lands while the script waits. After each interruption, stop_task.py and
+delete_cluster.py (what the README says to run) must leave no running task and no cluster.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
+import itertools
 import signal
 import subprocess
 import sys
-import threading
-import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 
 import pytest
 
@@ -33,13 +29,14 @@ import register_task_definition
 import run_task
 import stop_task
 import store_license
-from conftest import ROOT
-from rehearsal import local_aws
+from conftest import ROOT, script_environment
+from faults.aws_proxy import AwsFaultProxy
 
-CLUSTER = "sd-interrupted"
 KEY = "interrupt-test-licence-key"
+HOLD = 1.0  # seconds the proxy holds a request: SIGINT lands within them
+CLUSTERS = itertools.count(1)
 
-# The tutorial in order: each script and the AWS operation whose answer is held.
+# The tutorial in order: each script, the AWS operation it is interrupted at, its arguments.
 TUTORIAL = [
     (create_cluster, "CreateCluster", []),
     (describe_clusters, "DescribeClusters", []),
@@ -52,122 +49,21 @@ TUTORIAL = [
     (stop_task, "StopTask", ["--interval", "5"]),
     (delete_cluster, "DeleteCluster", []),
 ]
-# The waits, and how the forwarder makes the task look while the script waits.
-WAITS = {
-    describe_task: {'"lastStatus": "RUNNING"': '"lastStatus": "PENDING"'},
-    stop_task: {'"lastStatus": "STOPPED"': '"lastStatus": "DEPROVISIONING"'},
-}
+# The waits, and how the proxy makes the task look while the script waits.
+WAITS = {describe_task: ("RUNNING", "PENDING"), stop_task: ("STOPPED", "DEPROVISIONING")}
 CASES = [(index, "call") for index in range(len(TUTORIAL))] + [
     (index, "wait") for index, (script, _, _) in enumerate(TUTORIAL) if script in WAITS
 ]
 
 
-def operation_of(headers, body: bytes) -> str:
-    target = headers.get("X-Amz-Target")
-    if target:
-        return target.rsplit(".", 1)[-1]
-    return urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+def slow_tasks(seen: str, shown: str):
+    def change(answer: dict) -> dict:
+        for task in answer.get("tasks", []):
+            if task.get("lastStatus") == seen:
+                task["lastStatus"] = shown
+        return answer
 
-
-class Forwarder(ThreadingHTTPServer):
-    """Loopback HTTP forwarder to moto that can hold one operation's answer or rewrite answers."""
-
-    daemon_threads = True
-
-    def __init__(self, moto_port: int) -> None:
-        super().__init__(("127.0.0.1", 0), ForwardingHandler)
-        self.moto_port = moto_port
-        self.hold: str | None = None
-        self.rewrite: dict[str, str] = {}
-        self.held = threading.Event()
-        self.release = threading.Event()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class ForwardingHandler(BaseHTTPRequestHandler):
-    server: Forwarder
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        operation = operation_of(self.headers, body)
-        upstream = http.client.HTTPConnection("127.0.0.1", self.server.moto_port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-        upstream.request(self.command, self.path, body=body, headers=headers)
-        answer = upstream.getresponse()
-        content = answer.read()
-        upstream.close()
-        if operation == "DescribeTasks" and self.server.rewrite:
-            text = json.dumps(json.loads(content))
-            for old, new in self.server.rewrite.items():
-                text = text.replace(old, new)
-            content = text.encode()
-        if operation == self.server.hold and not self.server.held.is_set():
-            self.server.held.set()  # moto has done it; the script has not heard back
-            self.server.release.wait(timeout=60)
-        try:
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
-                if name.lower() not in {"content-length", "transfer-encoding", "connection"}:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except OSError:
-            pass  # the interrupted script has gone
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = local_aws.MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def tutorial_settings(moto_server, clean_settings, tmp_path):
-    """An empty local AWS with the prerequisites, and a .env for the scripts pointed at it."""
-    # moto's own API: empty it, then keep tasks RUNNING until stopped, as real ECS does.
-    for path, body in [
-        ("/moto-api/reset", {}),
-        (
-            "/moto-api/state-manager/set-transition",
-            {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}},
-        ),
-    ]:
-        request = urllib.request.Request(
-            moto_server.endpoint + path, data=json.dumps(body).encode(), method="POST"
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-    ready = local_aws.create_prerequisites(
-        moto_server.client("ec2"), moto_server.client("iam"), 9090, "127.0.0.1/32"
-    )
-    env_file = tmp_path / ".env"
-    env_file.write_text(
-        f"CLUSTER_NAME={CLUSTER}\n"
-        "TASK_FAMILY_NAME=sd-apiserver\n"
-        f"TASK_EXEC_ROLE={ready.role_arn}\n"
-        f"SUBNET_NAME={ready.subnet_id}\n"
-        f"SEC_GROUP_NAME={ready.group_id}\n"
-        "LICENSE_SECRET=/sd-apiserver/license\n"
-    )
-    for name, value in local_aws.aws_environment(moto_server.endpoint).items():
-        clean_settings.setenv(name, value)
-    for name, value in {
-        "CLUSTER_NAME": CLUSTER,
-        "TASK_FAMILY_NAME": "sd-apiserver",
-        "TASK_EXEC_ROLE": ready.role_arn,
-        "SUBNET_NAME": ready.subnet_id,
-        "SEC_GROUP_NAME": ready.group_id,
-        "LICENSE_SECRET": "/sd-apiserver/license",
-    }.items():
-        clean_settings.setenv(name, value)
-    return env_file
+    return change
 
 
 def in_process(script, *argv: str) -> int:
@@ -177,10 +73,12 @@ def in_process(script, *argv: str) -> int:
 @pytest.mark.parametrize(
     "index, point", CASES, ids=[f"{TUTORIAL[i][0].__name__}-{p}" for i, p in CASES]
 )
-def test_interrupt_leaves_nothing_billing(
-    moto_server, tutorial_settings, clean_settings, capsys, index, point
-):
+def test_interrupt_leaves_nothing_billing(fargate, clean_settings, capsys, index, point):
     script, operation, argv = TUTORIAL[index]
+    cluster = f"intr-{next(CLUSTERS):05d}-x"  # fixed width: moto matches names as substrings
+    settings = {**fargate.settings(cluster), "LICENSE_SECRET": "/sd-apiserver/license"}
+    for name, value in {**settings, "AWS_ENDPOINT_URL": fargate.server.endpoint}.items():
+        clean_settings.setenv(name, value)
     clean_settings.setenv("SD_API_LICENSE_KEY", KEY)
     for earlier, _, earlier_argv in TUTORIAL[:index]:  # the steps before, as a person ran them
         if earlier is describe_task:
@@ -188,60 +86,58 @@ def test_interrupt_leaves_nothing_billing(
         assert in_process(earlier, *earlier_argv) == 0, capsys.readouterr().err
     clean_settings.delenv("SD_API_LICENSE_KEY")
 
-    forwarder = Forwarder(moto_server.port)
-    if point == "call":
-        forwarder.hold = operation
-    else:
-        forwarder.rewrite = WAITS[script]
-    threading.Thread(target=forwarder.serve_forever, daemon=True).start()
-    env = {
-        "PATH": os.environ["PATH"],
-        **local_aws.aws_environment(forwarder.endpoint),
-        "ENV_FILE": str(tutorial_settings),
-        "SD_API_LICENSE_KEY": KEY,
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, f"{script.__name__}.py", *argv],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        seen = []
+    with AwsFaultProxy(fargate.server.endpoint) as proxy:
         if point == "call":
-            assert forwarder.held.wait(timeout=60), f"{operation} never reached the forwarder"
+            proxy.hold(operation, seconds=HOLD, times=1)
         else:
-            for line in process.stderr:
-                seen.append(line)
-                if line.startswith("waiting: "):
-                    break
+            proxy.edit("DescribeTasks", slow_tasks(*WAITS[script]))
+        env = script_environment(fargate, proxy, cluster, SD_API_LICENSE_KEY=KEY)
+        env.update(settings, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, f"{script.__name__}.py", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seen = []
+        try:
+            if point == "call":
+                proxy.wait_for(operation, timeout=60)
+                held_until = time.monotonic() + HOLD
             else:
-                pytest.fail(f"{script.__name__} never waited: {''.join(seen)}")
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        forwarder.release.set()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        forwarder.shutdown()
-        forwarder.server_close()
+                for line in process.stderr:
+                    seen.append(line)
+                    if line.startswith("waiting: "):
+                        break
+                else:
+                    pytest.fail(f"{script.__name__} never waited: {''.join(seen)}")
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if point == "call":
+            # The held request reaches moto after the script has gone, as a sent one reaches AWS.
+            time.sleep(max(0.0, held_until - time.monotonic()) + 0.2)
     err = "".join(seen) + err
     assert process.returncode == 130, err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("interrupted")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted")
+    if point == "call":
+        assert f"while waiting for AWS ({operation})" in last
     assert KEY not in out + err
 
-    ecs = moto_server.client("ecs")
-    if script is run_task:  # ECS started it, the script never heard: it bills until stopped
-        assert ecs.list_tasks(cluster=CLUSTER, desiredStatus="RUNNING")["taskArns"]
+    ecs = fargate.server.client("ecs")
+    if script is run_task and point == "call":  # ECS started it, nobody heard: it bills
+        assert fargate.running(cluster)
 
     # What the README says to run after an interruption.
     assert in_process(stop_task, "--interval", "0") == 0, capsys.readouterr().err
     assert in_process(delete_cluster) == 0, capsys.readouterr().err
-    assert ecs.list_tasks(cluster=CLUSTER, desiredStatus="RUNNING")["taskArns"] == []
-    clusters = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
-    assert all(cluster["status"] == "INACTIVE" for cluster in clusters)
+    assert fargate.running(cluster) == []
+    clusters = ecs.describe_clusters(clusters=[cluster])["clusters"]
+    assert all(each["status"] == "INACTIVE" for each in clusters)
