@@ -228,6 +228,9 @@ def describe_task(args: argparse.Namespace) -> int:
         common.say(f"task {name}: {lifetime_line}")
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
         common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
+    if len(summary) > 1:
+        servers = ",".join(task["endpoint"] for task in summary)
+        common.say(f"all {len(summary)} servers for a batch: --host {servers}")
     common.show({"tasks": summary})
     return common.EXIT_OK
 
