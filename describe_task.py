@@ -170,13 +170,11 @@ def describe_task(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         interval=args.interval,
     )
-    definitions: dict[str, dict] = {}
 
     def definition_of(task: dict) -> dict:
-        arn = task["taskDefinitionArn"]
-        if arn not in definitions:
-            definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-        return definitions[arn]
+        return ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
 
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
