@@ -204,3 +204,44 @@ def test_a_signal_after_run_task_answered_names_the_started_tasks(
     last = lines[-1]
     assert all(common.short_id(arn) in last for arn in running), last
     assert "stop_task.py" in last
+
+
+def _fault(proxy, kind: str) -> None:
+    operation = "DescribeTaskDefinition"
+    {
+        "throttled": lambda: proxy.throttle(operation),
+        "server error": lambda: proxy.server_error(operation),
+        "access denied": lambda: proxy.error(operation, "AccessDeniedException", "no", 400),
+        "dropped": lambda: proxy.drop(operation),
+        "silent": lambda: proxy.silence(operation),
+        "not JSON": lambda: proxy.raw(operation, 200, b"<html>portal</html>", "text/html"),
+        "empty JSON": lambda: proxy.raw(operation, 200, b"{}", "application/x-amz-json-1.1"),
+    }[kind]()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["throttled", "server error", "access denied", "dropped", "silent", "not JSON", "empty JSON"],
+)
+def test_any_failure_after_run_task_started_tasks_names_them(
+    fargate, aws_proxy, through_proxy, clean_settings, run, kind
+):
+    """Whatever goes wrong after RunTask started tasks, the script ends naming them."""
+    import register_task_definition
+    import run_task
+
+    clean_settings.setenv("AWS_CALL_TIMEOUT", "2")
+    clean_settings.setenv("AWS_MAX_ATTEMPTS", "2")
+    assert run(register_task_definition).code == 0
+    _fault(aws_proxy, kind)
+    result = run(run_task, "--count", "2")
+
+    running = fargate.running(through_proxy)
+    assert len(running) == 2
+    if result.code == 0:
+        assert "warning: could not read the task's lifetime" in result.err, result.err
+        return
+    last = result.err.strip().splitlines()[-1]
+    assert result.code == 1 and last.startswith("error: "), result
+    assert all(common.short_id(arn) in last for arn in running), last
+    assert "stop_task.py" in last
