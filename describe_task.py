@@ -173,10 +173,13 @@ def describe_task(args: argparse.Namespace) -> int:
         interval=args.interval,
     )
 
+    definitions: dict[str, dict] = {}  # tasks of one revision share it: asked for once
+
     def definition_of(task: dict) -> dict:
-        return ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
-            "taskDefinition"
-        ]
+        arn = task["taskDefinitionArn"]
+        if arn not in definitions:
+            definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return definitions[arn]
 
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:

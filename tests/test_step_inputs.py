@@ -17,11 +17,17 @@ from rehearsal.local_aws import free_port
 
 @pytest.fixture
 def aws_limits(monkeypatch):
-    """Clients that refuse what real AWS refuses and moto accepts: DescribeTasks of over 100."""
+    """Clients that refuse what real AWS refuses and moto accepts: DescribeTasks of over 100.
+
+    Returns the operations called, in order."""
     real_client = common.client
+    calls: list[str] = []
 
     def limited_client(service):
         aws_client = real_client(service)
+        aws_client.meta.events.register(
+            "before-call.*.*", lambda model, **_: calls.append(model.name)
+        )
 
         def refuse_too_many(params, **_):
             if len(json.loads(params["body"]).get("tasks", [])) > 100:
@@ -39,6 +45,7 @@ def aws_limits(monkeypatch):
         return aws_client
 
     monkeypatch.setattr(common, "client", limited_client)
+    return calls
 
 
 def _start(ready, count: int) -> list[str]:
@@ -70,6 +77,9 @@ def test_any_number_of_tasks_is_described_and_stopped(ready, aws_limits, run, co
     described = run(describe_task, "--interval", "0")
     assert described.code == 0, described.err
     assert {task["taskArn"] for task in described.json()["tasks"]} == set(arns)
+    # Not one call per task for what all of them share: their task definition.
+    assert aws_limits.count("DescribeTaskDefinition") == 1
+    aws_limits.clear()
 
     named = run(describe_task, "--interval", "0", *arns)
     assert named.code == 0, named.err
