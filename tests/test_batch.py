@@ -427,17 +427,14 @@ def test_describe_task_prints_every_server_as_one_host_list(stub, clean_settings
         for n, arn in enumerate(arns, 1)
     ]
     stub("ecs").add_response("describe_tasks", {"tasks": tasks, "failures": []})
+    # Both tasks run one revision: describe_task.py reads it once.
+    stub("ecs").add_response(
+        "describe_task_definition",
+        {"taskDefinition": {"containerDefinitions": [{"portMappings": [{"containerPort": 9090}]}]}},
+    )
     for n in (1, 2):
         interface = {"NetworkInterfaceId": f"eni-0{n}", "Association": {"PublicIp": f"54.0.0.{n}"}}
         stub("ec2").add_response("describe_network_interfaces", {"NetworkInterfaces": [interface]})
-        stub("ecs").add_response(
-            "describe_task_definition",
-            {
-                "taskDefinition": {
-                    "containerDefinitions": [{"portMappings": [{"containerPort": 9090}]}]
-                }
-            },
-        )
     result = run(describe_task, "--interval", "0")
     assert result.code == 0, result.err
     line = next(line for line in result.err.splitlines() if "for a batch" in line)
