@@ -13,6 +13,7 @@ from __future__ import annotations
 # moment ends a script in one line, without a traceback. `_signal` is the C module that the
 # interpreter has already loaded.
 import _signal
+import atexit
 import os
 import sys
 
@@ -48,6 +49,19 @@ def _install(handler: object) -> dict[int, object]:
 
 
 _install(_exit_at_once)
+
+
+def _ignore_stop_signals_at_exit() -> None:
+    # The script is done and its exit code decided. Python's shutdown then puts the default
+    # handlers back, and a signal in that moment would end the process with no word and a
+    # code saying it was interrupted: block the stop signals for those last milliseconds.
+    try:  # noqa: SIM105 (nothing is imported this early but the C modules)
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, STOP_SIGNALS)
+    except (ValueError, OSError):
+        pass
+
+
+atexit.register(_ignore_stop_signals_at_exit)
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -1,4 +1,5 @@
-"""The step scripts with inputs the other tests do not name: many tasks, odd task arguments."""
+"""The step scripts at edges the other tests do not name: many tasks, odd task arguments,
+botocore's own variables, signals after RunTask answered and while Python shuts down."""
 
 import json
 from types import SimpleNamespace
@@ -255,3 +256,44 @@ def test_any_failure_after_run_task_started_tasks_names_them(
     assert result.code == 1 and last.startswith("error: "), result
     assert all(common.short_id(arn) in last for arn in running), last
     assert "stop_task.py" in last
+
+
+# --- a signal once the script is done: the exit code it decided stands
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_while_python_shuts_down_changes_nothing(signal_name):
+    """The work is done and said; a signal during Python's shutdown adds no line, keeps the code."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    # An exit handler registered before the script's own ones runs after them, as Python
+    # shuts down: it sends the signal there and gives it time to act.
+    runner = (
+        "import atexit, os, runpy, signal, sys, time\n"
+        f"atexit.register(lambda: (os.kill(os.getpid(), signal.{signal_name}), time.sleep(0.3)))\n"
+        "sys.argv = ['create_cluster.py']\n"
+        "runpy.run_path('create_cluster.py', run_name='__main__')\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "SD_", "TASK_", "CLUSTER_"))
+    }
+    # No region: the script fails at once, before any AWS call, in one line (exit 1).
+    env.update(
+        ENV_FILE=os.devnull,
+        CLUSTER_NAME="sd-test",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", runner], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.returncode == common.EXIT_FAILED, done
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: no AWS region"), done
