@@ -89,7 +89,11 @@ def _load_env_file() -> tuple[Path, dict[str, str | None], str | None]:
         if "\0" in name + value or "=" in name or not name:
             return path, {}, f"{path} sets {name!r} to a value with a NUL character or a bad name"
     os.environ.update(from_file)
-    return path, from_file, None
+    # A line with a name and no `=` sets nothing, but it is not "not set" either.
+    without_value = {
+        name: None for name, value in values.items() if value is None and name not in os.environ
+    }
+    return path, {**from_file, **without_value}, None
 
 
 def source(name: str) -> str:
@@ -122,6 +126,10 @@ def _bad(name: str, value: str, allowed: str) -> SettingError:
 def _missing(name: str, allowed: str) -> SettingError:
     if name in os.environ:
         return SettingError(f"{name} is empty ({source(name)}): set it to {allowed}")
+    if name in _FROM_FILE:
+        return SettingError(
+            f"{name} has no value in {ENV_FILE} (a line without '='): set it to {allowed}"
+        )
     return SettingError(
         f"{name} is not set (in the environment or {ENV_FILE}): set it to {allowed}"
     )

@@ -2,6 +2,7 @@
 botocore's own variables, signals after RunTask answered and while Python shuts down."""
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -297,3 +298,56 @@ def test_a_signal_while_python_shuts_down_changes_nothing(signal_name):
     )
     assert done.returncode == common.EXIT_FAILED, done
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: no AWS region"), done
+
+
+# --- .env lines that name a setting: never "not set"
+
+_DOTENV_LINES = st.sampled_from(
+    [
+        "CLUSTER_NAME",
+        "CLUSTER_NAME ",
+        "export CLUSTER_NAME",
+        "CLUSTER_NAME=",
+        "CLUSTER_NAME= ",
+        'CLUSTER_NAME=""',
+        "CLUSTER_NAME=''",
+        "CLUSTER_NAME=bad name",
+        "CLUSTER_NAME=sd-test",
+        "export CLUSTER_NAME=sd-test",
+        "CLUSTER_NAME=sd-test # a comment",
+    ]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(_DOTENV_LINES, min_size=1, max_size=3),
+    bom=st.booleans(),
+    newline=st.sampled_from(["\n", "\r\n"]),
+)
+def test_a_dotenv_line_naming_a_setting_is_never_called_not_set(
+    clean_settings, tmp_path, lines, bom, newline
+):
+    env_file = tmp_path / "settings.env"
+    env_file.write_bytes(("\ufeff" if bom else "").encode() + newline.join(lines).encode() + b"\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ENV_FILE", str(env_file))
+        patch.delenv("CLUSTER_NAME", raising=False)
+        try:
+            loaded = constants._load_env_file()
+            patch.setattr(constants, "ENV_FILE", loaded[0])
+            patch.setattr(constants, "_FROM_FILE", loaded[1])
+            patch.setattr(constants, "_ENV_FILE_PROBLEM", loaded[2])
+            try:
+                value = constants.CLUSTER_NAME
+            except constants.SettingError as error:
+                message = str(error)
+                assert "is not set" not in message, (lines, message)
+                assert str(env_file) in message
+                assert "\n" not in message
+            else:
+                assert value == "sd-test"
+        finally:
+            os.environ.pop("CLUSTER_NAME", None)
