@@ -1,0 +1,624 @@
+"""Step 0: check the prerequisites before a task bills: network, security groups, role, logs, EFS.
+
+Read-only: it creates and changes nothing. Each finding is one line on stderr with its fix,
+and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warnings allowed),
+1 when something would make the task fail or unreachable, 2 on a bad setting.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+import common
+import constants
+
+TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
+HTTPS = 443
+NFS = 2049
+OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
+ECR_PULL = (
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+)
+LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
+
+
+@dataclass
+class Finding:
+    check: str
+    status: str  # ok, warning (the task may still work) or problem (it will not)
+    message: str
+    fix: str = ""
+
+
+class Findings(list):
+    """The report, printed on stderr one line per finding as it is made."""
+
+    def add(self, check: str, status: str, message: str, fix: str = "") -> None:
+        finding = Finding(check, status, message, fix)
+        self.append(finding)
+        common.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
+
+    def guarded(self, check: str, body: Callable[[], Any]) -> Any:
+        """Run one check; a permission the caller lacks to look becomes a warning, not a failure."""
+        try:
+            return body()
+        except ClientError as error:
+            if not denied(error):
+                raise
+            self.unreadable(check, error)
+            return None
+
+    def unreadable(self, check: str, error: ClientError) -> None:
+        """A permission the caller lacks to look: say so, without calling the prerequisite broken."""
+        self.add(
+            check,
+            WARNING,
+            f"could not check the {check}: {common.describe_client_error(error)}",
+            "give your identity the read permissions in the README's IAM table, or check it by hand",
+        )
+
+
+def denied(error: ClientError) -> bool:
+    return common.aws_error_code(error) in common.DENIED_CODES
+
+
+# --- network
+
+
+def route_to_internet(ec2: Any, subnet: dict) -> tuple[str, str]:
+    """How the subnet reaches 0.0.0.0/0: ("igw", id), ("nat", id) or ("none", why)."""
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+    )["RouteTables"]
+    if not tables:  # no table of its own: the VPC's main route table applies
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+    for table in tables:
+        for route in table["Routes"]:
+            if route.get("DestinationCidrBlock") != "0.0.0.0/0":
+                continue
+            if route.get("State") == "blackhole":
+                return "none", f"its 0.0.0.0/0 route in {table['RouteTableId']} is a blackhole"
+            if route.get("GatewayId", "").startswith("igw-"):
+                return "igw", route["GatewayId"]
+            if route.get("NatGatewayId"):
+                return "nat", route["NatGatewayId"]
+            target = route.get("TransitGatewayId") or route.get("NetworkInterfaceId") or "?"
+            return "other", target
+    return "none", "no route to 0.0.0.0/0 in its route table"
+
+
+def check_subnets(
+    ec2: Any, subnet_ids: list[str], assign_public_ip: str, report: Findings
+) -> list[dict]:
+    """Each subnet exists, is in one VPC, and reaches the internet the way ASSIGN_PUBLIC_IP needs."""
+    subnets = []
+    for subnet_id in subnet_ids:
+        try:
+            subnets += ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+        except ClientError as error:
+            if common.aws_error_code(error) != "InvalidSubnetID.NotFound":
+                raise
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"subnet {subnet_id} does not exist in {ec2.meta.region_name}",
+                "check SUBNET_NAME and the region (AWS_DEFAULT_REGION or your profile's)",
+            )
+    vpcs = sorted({subnet["VpcId"] for subnet in subnets})
+    if len(vpcs) > 1:
+        report.add(
+            "subnet",
+            PROBLEM,
+            f"the subnets are in {len(vpcs)} VPCs ({', '.join(vpcs)}); a task's subnets share one",
+            "list subnets of one VPC in SUBNET_NAME",
+        )
+    for subnet in subnets:
+        name = f"subnet {subnet['SubnetId']} ({subnet['AvailabilityZone']})"
+        kind, target = route_to_internet(ec2, subnet)
+        if kind == "igw" and assign_public_ip == "ENABLED":
+            report.add("subnet", OK, f"{name} is public: 0.0.0.0/0 goes to {target}")
+        elif kind == "igw":
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"{name} routes to internet gateway {target}, but ASSIGN_PUBLIC_IP=DISABLED: "
+                "without a public IP the task cannot pull its image (CannotPullContainerError)",
+                "set ASSIGN_PUBLIC_IP=ENABLED, or use a private subnet with a NAT gateway",
+            )
+        elif kind == "nat" and assign_public_ip == "DISABLED":
+            report.add(
+                "subnet",
+                OK,
+                f"{name} is private: 0.0.0.0/0 goes to NAT gateway {target}; "
+                "the server is reachable only from inside the VPC",
+            )
+        elif kind == "nat":
+            report.add(
+                "subnet",
+                WARNING,
+                f"{name} is private (0.0.0.0/0 goes to NAT gateway {target}): the task can pull "
+                "its image, but a public IP is of no use there and the demos cannot reach it "
+                "from outside the VPC",
+                "use a public subnet (route to an internet gateway) to reach it from your "
+                "machine, or set ASSIGN_PUBLIC_IP=DISABLED and run the demos inside the VPC",
+            )
+        elif kind == "other":
+            report.add(
+                "subnet",
+                WARNING,
+                f"{name} sends 0.0.0.0/0 to {target}, neither an internet nor a NAT gateway: "
+                "cannot tell whether the task reaches the internet",
+                "make sure that route leads to the internet, or use a public subnet",
+            )
+        else:
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"{name} has no way to the internet ({target}): the task cannot pull its image "
+                "(CannotPullContainerError)",
+                "use a public subnet (0.0.0.0/0 to an internet gateway) with "
+                "ASSIGN_PUBLIC_IP=ENABLED, or a private one with a NAT gateway",
+            )
+    return subnets
+
+
+def allows_port(rule: dict, port: int) -> bool:
+    if rule["IpProtocol"] == "-1":
+        return True
+    return rule["IpProtocol"] in ("tcp", "6") and rule["FromPort"] <= port <= rule["ToPort"]
+
+
+def sources(rule: dict) -> set[str]:
+    """Who a rule lets in (or out to): CIDRs, prefix lists and security groups."""
+    return (
+        {r["CidrIp"] for r in rule.get("IpRanges", [])}
+        | {r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])}
+        | {r["PrefixListId"] for r in rule.get("PrefixListIds", [])}
+        | {r["GroupId"] for r in rule.get("UserIdGroupPairs", []) if "GroupId" in r}
+    )
+
+
+def check_security_groups(
+    ec2: Any, group_ids: list[str], vpcs: set[str], port: int, report: Findings
+) -> list[dict]:
+    """Each group exists in the subnets' VPC; together they let someone in on `port` and the task out."""
+    groups = []
+    for group_id in group_ids:
+        try:
+            groups += ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        except ClientError as error:
+            if common.aws_error_code(error) not in (
+                "InvalidGroup.NotFound",
+                "InvalidGroupId.Malformed",
+            ):
+                raise
+            report.add(
+                "security group",
+                PROBLEM,
+                f"security group {group_id} does not exist in {ec2.meta.region_name}",
+                "check SEC_GROUP_NAME and the region, or create one with create_prerequisites.py",
+            )
+    for group in groups:
+        if vpcs and group["VpcId"] not in vpcs:
+            report.add(
+                "security group",
+                PROBLEM,
+                f"security group {group['GroupId']} is in {group['VpcId']}, not in the subnets' "
+                f"VPC {', '.join(sorted(vpcs))}: ECS refuses the task",
+                "use a security group of the subnets' VPC (create_prerequisites.py makes one)",
+            )
+    if not groups:
+        return groups
+    names = ", ".join(group["GroupId"] for group in groups)
+    inbound = [rule for g in groups for rule in g["IpPermissions"] if allows_port(rule, port)]
+    allowed_in = set().union(*map(sources, inbound))
+    if not inbound:
+        report.add(
+            "security group",
+            PROBLEM,
+            f"no inbound rule in {names} allows TCP port {port} (SD_API_TCP_PORT): the demos "
+            "will hang",
+            f"add an inbound TCP {port} rule for your own address (for example "
+            "`create_prerequisites.py --cidr YOUR.IP/32`)",
+        )
+    elif allowed_in & OPEN_TO_ALL:
+        report.add(
+            "security group",
+            WARNING,
+            f"TCP port {port} is open to the whole internet "
+            f"({', '.join(sorted(allowed_in & OPEN_TO_ALL))}) in {names}; the API has no "
+            "authentication",
+            "allow only your own address (YOUR.IP/32)",
+        )
+    else:
+        report.add(
+            "security group",
+            OK,
+            f"TCP port {port} is open to {', '.join(sorted(allowed_in))} in {names}",
+        )
+    outbound = [
+        rule for g in groups for rule in g["IpPermissionsEgress"] if allows_port(rule, HTTPS)
+    ]
+    allowed_out = set().union(*map(sources, outbound))
+    if "0.0.0.0/0" in allowed_out:
+        report.add("security group", OK, f"{names} let the task out to the internet (HTTPS)")
+    elif not outbound:
+        report.add(
+            "security group",
+            PROBLEM,
+            f"no outbound rule in {names} allows HTTPS (TCP {HTTPS}): the task cannot pull its "
+            "image or validate its licence",
+            "add an outbound rule for all traffic (or TCP 443) to 0.0.0.0/0",
+        )
+    else:
+        report.add(
+            "security group",
+            WARNING,
+            f"{names} let HTTPS out only to {', '.join(sorted(allowed_out))}: the task may not "
+            "reach the image registry and the licence server",
+            "add an outbound rule for TCP 443 to 0.0.0.0/0 unless you use VPC endpoints",
+        )
+    return groups
+
+
+# --- the execution role
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(iam: Any, role_name: str) -> list[dict]:
+    """The statements of every policy attached to the role and every inline one."""
+    statements = []
+    for policy in common.paginate(
+        iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+    ):
+        version = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=version)
+        statements += as_list(document["PolicyVersion"]["Document"]["Statement"])
+    for name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=role_name):
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        statements += as_list(document["Statement"])
+    return statements
+
+
+def _matches(patterns: Any, value: str, ignore_case: bool = False) -> bool:
+    # IAM wildcards are * and ?; fnmatch also knows [...], which IAM names never contain.
+    if ignore_case:
+        value = value.lower()
+    return any(
+        fnmatch.fnmatchcase(value, pattern.lower() if ignore_case else pattern)
+        for pattern in as_list(patterns)
+    )
+
+
+def may(statements: list[dict], action: str, resource: str) -> str:
+    """ "yes", "no" or "unknown": whether the statements allow `action` on `resource`.
+
+    Only what the role's own policies say: permission boundaries and organisation policies
+    are not seen. A condition, NotAction or NotResource makes a matching statement undecidable.
+    """
+    allowed, unknown = False, False
+    for statement in statements:
+        if "Action" not in statement or "Resource" not in statement:
+            relevant = True  # NotAction / NotResource: cannot be read with certainty here
+            decided = False
+        else:
+            relevant = _matches(statement["Action"], action, ignore_case=True) and _matches(
+                statement["Resource"], resource
+            )
+            decided = "Condition" not in statement
+        if not relevant:
+            continue
+        if statement.get("Effect") == "Deny":
+            if decided:
+                return "no"
+            unknown = True
+        elif decided:
+            allowed = True
+        else:
+            unknown = True
+    if unknown:
+        return "unknown"
+    return "yes" if allowed else "no"
+
+
+def secret_access(secret: str, region: str, account: str) -> tuple[tuple[str, ...], str]:
+    """The actions the execution role needs to read LICENSE_SECRET, and its ARN."""
+    if secret.startswith("arn:") and ":secretsmanager:" in secret:
+        return ("secretsmanager:GetSecretValue",), secret
+    if secret.startswith("arn:"):
+        return ("ssm:GetParameters",), secret
+    return ("ssm:GetParameters",), f"arn:aws:ssm:{region}:{account}:parameter/{secret.lstrip('/')}"
+
+
+def check_permissions(
+    statements: list[dict],
+    role: str,
+    needs: list[tuple[str, tuple[str, ...], str, str, bool]],
+    report: Findings,
+) -> None:
+    """One finding per need: (what, actions, resource, fix, blocking if missing)."""
+    for what, actions, resource, fix, blocking in needs:
+        answers = {action: may(statements, action, resource) for action in actions}
+        missing = [action for action, answer in answers.items() if answer == "no"]
+        unsure = [action for action, answer in answers.items() if answer == "unknown"]
+        if missing:
+            report.add(
+                "execution role",
+                PROBLEM if blocking else WARNING,
+                f"role {role} cannot {what}: its policies do not allow {', '.join(missing)}",
+                fix,
+            )
+        elif unsure:
+            report.add(
+                "execution role",
+                WARNING,
+                f"could not tell whether role {role} can {what}: conditions or NotAction/"
+                f"NotResource in its policies cover {', '.join(unsure)}",
+                fix,
+            )
+        else:
+            report.add("execution role", OK, f"role {role} can {what}")
+
+
+def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Findings) -> None:
+    """The role exists, trusts ECS tasks, and may pull, write logs and read the licence secret."""
+    name = role_arn.rsplit("/", 1)[-1]
+    account = role_arn.split(":")[4]
+    if account != identity["Account"]:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"TASK_EXEC_ROLE is in account {account}, but you are in {identity['Account']}",
+            "use a role of your own account in TASK_EXEC_ROLE",
+        )
+        return
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as error:
+        if common.aws_error_code(error) != "NoSuchEntity":
+            raise
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} does not exist",
+            "create it with create_prerequisites.py, or set TASK_EXEC_ROLE to your ECS task "
+            "execution role's ARN",
+        )
+        return
+    if role["Arn"] != role_arn:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} exists as {role['Arn']}, not {role_arn}",
+            f"set TASK_EXEC_ROLE={role['Arn']}",
+        )
+    trust = [
+        statement
+        for statement in as_list(role["AssumeRolePolicyDocument"].get("Statement", []))
+        if statement.get("Effect") == "Allow"
+        and TASKS_PRINCIPAL in as_list(statement.get("Principal", {}).get("Service", []))
+        and _matches(statement.get("Action", []), "sts:AssumeRole", ignore_case=True)
+    ]
+    if trust:
+        report.add("execution role", OK, f"role {name} trusts {TASKS_PRINCIPAL}")
+    else:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} does not trust {TASKS_PRINCIPAL}: ECS cannot use it to start the task",
+            f"let {TASKS_PRINCIPAL} assume the role (sts:AssumeRole) in its trust policy",
+        )
+    statements = role_statements(iam, name)
+
+    image = constants.IMAGE_NAME
+    private_ecr = ".dkr.ecr." in image.split("/", 1)[0]
+    repository = image.split("/", 1)[-1].split("@")[0].split(":")[0]
+    ecr_resource = (
+        f"arn:aws:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
+        if private_ecr
+        else "*"
+    )
+    log_group = constants.LOG_GROUP
+    needs = [
+        (
+            "pull a private ECR image"
+            if private_ecr
+            else f"pull from a private ECR repository (not needed for {image})",
+            ECR_PULL,
+            ecr_resource,
+            "attach AmazonECSTaskExecutionRolePolicy to the role",
+            private_ecr,
+        ),
+        (
+            f"write logs to {log_group}"
+            if log_group
+            else "write logs (not needed: LOG_GROUP is not set)",
+            LOGS_WRITE,
+            f"arn:aws:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}:log-stream:x",
+            "attach AmazonECSTaskExecutionRolePolicy to the role",
+            bool(log_group),
+        ),
+    ]
+    secret = constants.LICENSE_SECRET
+    if secret:
+        actions, resource = secret_access(secret, region, identity["Account"])
+        needs.append(
+            (
+                f"read LICENSE_SECRET {resource}",
+                actions,
+                resource,
+                "run create_prerequisites.py, or allow the role "
+                f"{', '.join(actions)} on {resource} (and kms:Decrypt if the secret uses a key of "
+                "your own)",
+                True,
+            )
+        )
+    check_permissions(statements, name, needs, report)
+
+
+# --- logs, EFS, the secret
+
+
+def check_log_group(logs: Any, name: str, report: Findings) -> None:
+    groups = common.paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    if any(group["logGroupName"] == name for group in groups):
+        report.add("log group", OK, f"log group {name} exists")
+    else:
+        report.add(
+            "log group",
+            PROBLEM,
+            f"log group {name} (LOG_GROUP) does not exist: the task would stop with "
+            "ResourceInitializationError",
+            f"create it (`aws logs create-log-group --log-group-name {name}`), or unset LOG_GROUP",
+        )
+
+
+def check_file_system(efs: Any, file_system_id: str, subnets: list[dict], report: Findings) -> None:
+    try:
+        efs.describe_file_systems(FileSystemId=file_system_id)
+    except ClientError as error:
+        if common.aws_error_code(error) != "FileSystemNotFound":
+            raise
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} (EFS_FILE_SYSTEM_ID) does not exist in this region",
+            "check EFS_FILE_SYSTEM_ID and the region, or unset it",
+        )
+        return
+    targets = common.paginate(
+        efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+    )
+    zones = {target["AvailabilityZoneName"] for target in targets}
+    lacking = sorted({subnet["AvailabilityZone"] for subnet in subnets} - zones)
+    if lacking:
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} has no mount target in {', '.join(lacking)}, where "
+            "the task may start: it would stop with ResourceInitializationError",
+            f"create a mount target of {file_system_id} in a subnet of each of those zones",
+        )
+    else:
+        report.add(
+            "file system",
+            OK,
+            f"EFS file system {file_system_id} has a mount target in every zone of the subnets "
+            f"(its security group must allow NFS, TCP {NFS}, from the task's)",
+        )
+
+
+def check_secret_exists(secret: str, report: Findings) -> None:
+    """LICENSE_SECRET exists (its value is never read)."""
+    try:
+        if secret.startswith("arn:") and ":secretsmanager:" in secret:
+            common.client("secretsmanager").describe_secret(SecretId=secret)
+        else:
+            name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
+            found = common.client("ssm").describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [name]}]
+            )["Parameters"]
+            if not found:
+                raise ClientError({"Error": {"Code": "ParameterNotFound"}}, "DescribeParameters")
+    except ClientError as error:
+        if common.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
+            raise
+        report.add(
+            "licence secret",
+            PROBLEM,
+            f"LICENSE_SECRET {secret} does not exist in this region",
+            "store the licence key with store_license.py, or check LICENSE_SECRET",
+        )
+    else:
+        report.add("licence secret", OK, f"LICENSE_SECRET {secret} exists")
+
+
+def check_prerequisites() -> int:
+    subnet_ids = constants.SUBNET_NAME
+    group_ids = constants.SEC_GROUP_NAME
+    role_arn = constants.TASK_EXEC_ROLE
+    assign_public_ip = constants.ASSIGN_PUBLIC_IP
+    port = constants.SD_API_TCP_PORT
+    log_group = constants.LOG_GROUP
+    file_system_id = constants.EFS_FILE_SYSTEM_ID
+    secret = constants.LICENSE_SECRET
+    constants.IMAGE_NAME  # noqa: B018 - checked now, used by the role check
+
+    sts = common.client("sts")
+    identity = sts.get_caller_identity()
+    region = sts.meta.region_name
+    report = Findings()
+    report.add(
+        "identity", OK, f"AWS account {identity['Account']} as {identity['Arn']} in {region}"
+    )
+
+    ec2 = common.client("ec2")
+    subnets = (
+        report.guarded("subnets", lambda: check_subnets(ec2, subnet_ids, assign_public_ip, report))
+        or []
+    )
+    vpcs = {subnet["VpcId"] for subnet in subnets}
+    report.guarded(
+        "security groups", lambda: check_security_groups(ec2, group_ids, vpcs, port, report)
+    )
+    report.guarded(
+        "execution role",
+        lambda: check_role(common.client("iam"), role_arn, identity, region, report),
+    )
+    if log_group:
+        report.guarded(
+            "log group", lambda: check_log_group(common.client("logs"), log_group, report)
+        )
+    if file_system_id:
+        report.guarded(
+            "file system",
+            lambda: check_file_system(common.client("efs"), file_system_id, subnets, report),
+        )
+    if secret:
+        report.guarded("licence secret", lambda: check_secret_exists(secret, report))
+
+    problems = [finding for finding in report if finding.status == PROBLEM]
+    warnings = [finding for finding in report if finding.status == WARNING]
+    common.show(
+        {
+            "account": identity["Account"],
+            "identity": identity["Arn"],
+            "region": region,
+            "ready": not problems,
+            "findings": [asdict(finding) for finding in report],
+        }
+    )
+    if problems:
+        common.say(
+            f"{len(problems)} problem(s) would stop or hide the task: fix them before run_task.py"
+        )
+        return common.EXIT_FAILED
+    common.say(f"ready for the tutorial ({len(warnings)} warning(s))")
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    common.parse_args(__doc__, argv)
+    return common.run(check_prerequisites)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
