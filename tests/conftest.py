@@ -27,6 +27,8 @@ os.environ.update(
     AWS_CONFIG_FILE=os.devnull,
     AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     ENV_FILE=os.devnull,
+    # moto's EC2 loads thousands of AMIs for every fresh backend; no test uses one.
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
 )
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
