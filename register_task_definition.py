@@ -62,6 +62,7 @@ def log_configuration(region: str) -> dict | None:
 
 
 def register_task_definition() -> int:
+    constants.check("TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "EFS_FILE_SYSTEM_ID")
     container = {
         "name": constants.CONTAINER_NAME,
         "image": constants.IMAGE_NAME,

@@ -83,7 +83,7 @@ def build(world: World) -> dict[str, str]:
             NatGatewayId=nat["NatGateway"]["NatGatewayId"],
         )
     if world.missing_subnet:
-        settings["SUBNET_NAME"] += ",subnet-00000000000000000"
+        settings["SUBNET_NAME"] += ",subnet-0000000000000dead"
 
     group = ready.group_id
     if world.group == "other_vpc":
@@ -104,7 +104,7 @@ def build(world: World) -> dict[str, str]:
         )
         settings["SEC_GROUP_NAME"] = group
     elif world.group == "missing":
-        settings["SEC_GROUP_NAME"] = "sg-00000000000000000"
+        settings["SEC_GROUP_NAME"] = "sg-0000000000000dead"
     if world.group != "missing":
         if world.ingress == "none":
             rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
@@ -194,9 +194,9 @@ def expected(world: World) -> tuple[set[str], set[str]]:
     elif world.route == "nat" and world.public_ip == "ENABLED":
         warnings.add("a public IP is of no use there")
     if world.missing_subnet:
-        problems.add("subnet subnet-00000000000000000 does not exist")
+        problems.add("subnet subnet-0000000000000dead does not exist")
     if world.group == "missing":
-        problems.add("security group sg-00000000000000000 does not exist")
+        problems.add("security group sg-0000000000000dead does not exist")
     else:
         if world.group == "other_vpc":
             problems.add("not in the subnets' VPC")
