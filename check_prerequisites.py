@@ -339,15 +339,6 @@ def may(statements: list[dict], action: str, resource: str) -> str:
     return "yes" if allowed else "no"
 
 
-def secret_access(secret: str, region: str, account: str) -> tuple[tuple[str, ...], str]:
-    """The actions the execution role needs to read LICENSE_SECRET, and its ARN."""
-    if secret.startswith("arn:") and ":secretsmanager:" in secret:
-        return ("secretsmanager:GetSecretValue",), secret
-    if secret.startswith("arn:"):
-        return ("ssm:GetParameters",), secret
-    return ("ssm:GetParameters",), f"arn:aws:ssm:{region}:{account}:parameter/{secret.lstrip('/')}"
-
-
 def check_permissions(
     statements: list[dict],
     role: str,
@@ -459,11 +450,11 @@ def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Fin
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        actions, resource = secret_access(secret, region, identity["Account"])
+        actions, resource = common.secret_read_access(secret, region, identity["Account"])
         needs.append(
             (
                 f"read LICENSE_SECRET {resource}",
-                actions,
+                tuple(actions),
                 resource,
                 "run create_prerequisites.py, or allow the role "
                 f"{', '.join(actions)} on {resource} (and kms:Decrypt if the secret uses a key of "

@@ -25,6 +25,12 @@ PROJECT_TAG = {"key": "project", "value": "smartyzedetect-ecs-demo"}
 DATA_VOLUME = "sd-data"
 DATA_PATH = "/var/data"
 
+# What create_prerequisites.py makes, found again (and deleted) by PROJECT_TAG.
+SECURITY_GROUP_NAME = "sd-apiserver-demo"
+EXECUTION_ROLE_NAME = "sd-apiserver-demo-execution"
+EXECUTION_ROLE_PATH = "/sd-apiserver-demo/"
+EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
 DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
 
 # Fargate's allowed task memory (MiB) for each task cpu (units of 1/1024 vCPU).
@@ -251,6 +257,11 @@ def check(*names: str) -> None:
     """Read each named setting now, so that a bad one is reported before AWS is asked anything."""
     for name in names:
         __getattr__(name)
+
+
+def optional(name: str) -> Any:
+    """A required setting's value when it is set, else None (for scripts that can do without)."""
+    return __getattr__(name) if _raw(name) else None
 
 
 def __getattr__(name: str) -> Any:

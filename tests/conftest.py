@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -145,6 +146,12 @@ def aws_calls(monkeypatch):
 
     monkeypatch.setattr(common, "client", counting_client)
     return calls
+
+
+@pytest.fixture
+def reused_clients(monkeypatch):
+    """One client per service for the whole test: where making clients would dominate its time."""
+    monkeypatch.setattr(common, "client", functools.cache(common.client))
 
 
 @pytest.fixture

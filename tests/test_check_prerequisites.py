@@ -7,7 +7,6 @@ breakages drawn: a problem for what would stop or hide the task, a warning for t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from dataclasses import dataclass
@@ -229,14 +228,6 @@ def expected(world: World) -> tuple[set[str], set[str]]:
 
 
 @pytest.fixture
-def reused_clients(monkeypatch):
-    """One client per service for all the examples: building clients would dominate the time."""
-    import common
-
-    monkeypatch.setattr(common, "client", functools.cache(common.client))
-
-
-@pytest.fixture
 def local_aws_to_reset():
     """moto, started once and emptied before each example (starting it costs more than a check)."""
     mock = mock_aws()
@@ -313,7 +304,7 @@ def with_examples(test):
 @with_examples
 @given(world=worlds)
 @settings(
-    max_examples=25,
+    max_examples=12,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],
