@@ -256,7 +256,7 @@ def check_security_groups(
     ]
     allowed_out = set().union(*map(sources, outbound))
     if "0.0.0.0/0" in allowed_out:
-        report.add("security group", OK, f"{names} let the task out to the internet (HTTPS)")
+        report.add("security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)")
     elif not outbound:
         report.add(
             "security group",
