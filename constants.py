@@ -80,11 +80,9 @@ def _bad(name: str, value: str, allowed: str) -> SettingError:
 
 
 def _missing(name: str, allowed: str) -> SettingError:
-    hint = (
-        ""
-        if ENV_FILE.is_file()
-        else f"; there is no {ENV_FILE.name}: `cp .env.example .env`, then edit it"
-    )
+    # No ENV_FILE named and no .env beside the scripts: most likely a first run.
+    first_run = "ENV_FILE" not in os.environ and not ENV_FILE.is_file()
+    hint = "; there is no .env yet: `cp .env.example .env`, then edit it" if first_run else ""
     return SettingError(
         f"{name} is not set (in the environment or {ENV_FILE}): set it to {allowed}{hint}"
     )

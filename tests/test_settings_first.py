@@ -71,7 +71,8 @@ def test_every_setting_has_an_invalid_value_here():
 @pytest.mark.parametrize("script", STEPS, ids=lambda s: s.__name__)
 def test_with_nothing_set_a_setting_is_named_not_the_region(clean_settings, run, script):
     clean_settings.delenv("AWS_DEFAULT_REGION")
-    clean_settings.setenv("ENV_FILE", str(ROOT / "no-such.env"))
+    clean_settings.delenv("ENV_FILE")
+    clean_settings.setattr(constants, "ENV_FILE", ROOT / "no-such-dir" / ".env")
     result = run(script)
     assert result.code == common.EXIT_BAD_SETTING, result.err
     assert "is not set" in result.err and "region" not in result.err
