@@ -31,6 +31,7 @@ class World:
     """What the prerequisites look like; "ok" everywhere is a ready account."""
 
     route: str = "igw"  # igw, nat, none
+    main_table: bool = False  # the subnet has no route table of its own: the VPC's main one
     public_ip: str = "ENABLED"
     missing_subnet: bool = False
     group: str = "ok"  # ok, other_vpc, missing
@@ -61,9 +62,26 @@ def build(world: World) -> dict[str, str]:
     ready = local_aws.create_prerequisites(ec2, iam, PORT, MY_ADDRESS)
     role_name = ready.role_arn.rsplit("/", 1)[1]
     subnet = ec2.describe_subnets(SubnetIds=[ready.subnet_id])["Subnets"][0]
-    table = ec2.describe_route_tables(
+    [own_table] = ec2.describe_route_tables(
         Filters=[{"Name": "association.subnet-id", "Values": [ready.subnet_id]}]
-    )["RouteTables"][0]["RouteTableId"]
+    )["RouteTables"]
+    table = own_table["RouteTableId"]
+    if world.main_table:
+        [association] = [
+            a for a in own_table["Associations"] if a.get("SubnetId") == ready.subnet_id
+        ]
+        ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+        [main] = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [ready.vpc_id]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+        table = main["RouteTableId"]
+        gateway = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [ready.vpc_id]}]
+        )["InternetGateways"][0]["InternetGatewayId"]
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     settings = {
         "SUBNET_NAME": ready.subnet_id,
         "SEC_GROUP_NAME": ready.group_id,
@@ -253,6 +271,8 @@ def check(world: World, mock, capsys) -> Result:
 
 SINGLE_BREAKAGES = [
     World(route="none"),
+    World(main_table=True),
+    World(main_table=True, route="none"),
     World(public_ip="DISABLED"),
     World(route="nat"),
     World(route="nat", public_ip="DISABLED"),
@@ -279,6 +299,7 @@ SINGLE_BREAKAGES = [
 worlds = st.builds(
     World,
     route=st.sampled_from(["igw", "nat", "none"]),
+    main_table=st.booleans(),
     public_ip=st.sampled_from(["ENABLED", "DISABLED"]),
     missing_subnet=st.booleans(),
     group=st.sampled_from(["ok", "other_vpc", "missing"]),
