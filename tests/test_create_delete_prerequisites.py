@@ -20,10 +20,33 @@ SECRET_NAME = "/sd-apiserver/license"
 
 
 @pytest.fixture
-def aws_iam(clean_settings, reused_clients, request):
-    """The local AWS of `aws`, with AWS's managed policies (slow to load: only where needed)."""
+def aws_managed_policies(clean_settings, reused_clients, request):
+    """The local AWS of `aws`, with AWS's managed policies (slow to load: used once)."""
     clean_settings.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     return request.getfixturevalue("aws")
+
+
+@pytest.fixture
+def aws_iam(aws, reused_clients, monkeypatch):
+    """The local AWS of `aws`, with a stand-in for AWS's execution policy, as moto lacks it."""
+    policy = boto3.client("iam").create_policy(
+        PolicyName="AmazonECSTaskExecutionRolePolicy",
+        Path="/service-role/",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [*check_prerequisites.ECR_PULL, *check_prerequisites.LOGS_WRITE],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )["Policy"]
+    monkeypatch.setattr(constants, "EXECUTION_POLICY_ARN", policy["Arn"])
+    return aws
 
 
 def env_lines(out: str) -> dict[str, str]:
@@ -40,7 +63,8 @@ def everything(ec2, iam) -> tuple:
     )
 
 
-def test_created_prerequisites_pass_step_0(aws_iam, run, clean_settings):
+def test_created_prerequisites_pass_step_0(aws_managed_policies, run, clean_settings):
+    aws_iam = aws_managed_policies
     boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="key", Type="SecureString")
     clean_settings.setenv("LICENSE_SECRET", SECRET_NAME)
     clean_settings.setenv("LOG_GROUP", "/ecs/sd")
@@ -104,6 +128,7 @@ def test_create_again_and_again_then_delete_leaves_what_was_there(
     """Idempotent, follows the newest --cidr, and the delete takes away exactly what it made."""
     iam = boto3.client("iam")
     before = everything(aws_iam.ec2, iam)
+    policies_before = [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]]
     outputs = []
     for cidr, secret in zip(cidrs, with_secret[: len(cidrs)], strict=True):
         if secret:
@@ -130,6 +155,7 @@ def test_create_again_and_again_then_delete_leaves_what_was_there(
         "roles": [constants.EXECUTION_ROLE_NAME],
     }
     assert everything(aws_iam.ec2, iam) == before
+    assert [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]] == policies_before
     again = run(delete_prerequisites)
     assert again.code == 0 and "nothing to delete" in again.err
 
