@@ -11,7 +11,7 @@ import fnmatch
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -30,6 +30,16 @@ ECR_PULL = (
 )
 LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
+
+
+class Need(NamedTuple):
+    """Something the execution role must be allowed, for the task to start."""
+
+    what: str  # "write logs to /ecs/x", after "role R can" / "cannot"
+    actions: tuple[str, ...]
+    resource: str
+    fix: str
+    blocking: bool  # False: not needed with the current settings, so missing is a warning
 
 
 @dataclass
@@ -256,7 +266,9 @@ def check_security_groups(
     ]
     allowed_out = set().union(*map(sources, outbound))
     if "0.0.0.0/0" in allowed_out:
-        report.add("security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)")
+        report.add(
+            "security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)"
+        )
     elif not outbound:
         report.add(
             "security group",
@@ -340,12 +352,9 @@ def may(statements: list[dict], action: str, resource: str) -> str:
 
 
 def check_permissions(
-    statements: list[dict],
-    role: str,
-    needs: list[tuple[str, tuple[str, ...], str, str, bool]],
-    report: Findings,
+    statements: list[dict], role: str, needs: list[Need], report: Findings
 ) -> None:
-    """One finding per need: (what, actions, resource, fix, blocking if missing)."""
+    """One finding per need."""
     for what, actions, resource, fix, blocking in needs:
         answers = {action: may(statements, action, resource) for action in actions}
         missing = [action for action, answer in answers.items() if answer == "no"]
@@ -429,7 +438,7 @@ def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Fin
     )
     log_group = constants.LOG_GROUP
     needs = [
-        (
+        Need(
             "pull a private ECR image"
             if private_ecr
             else f"pull from a private ECR repository (not needed for {image})",
@@ -438,7 +447,7 @@ def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Fin
             "attach AmazonECSTaskExecutionRolePolicy to the role",
             private_ecr,
         ),
-        (
+        Need(
             f"write logs to {log_group}"
             if log_group
             else "write logs (not needed: LOG_GROUP is not set)",
@@ -452,7 +461,7 @@ def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Fin
     if secret:
         actions, resource = common.secret_read_access(secret, region, identity["Account"])
         needs.append(
-            (
+            Need(
                 f"read LICENSE_SECRET {resource}",
                 tuple(actions),
                 resource,
@@ -551,7 +560,7 @@ def check_prerequisites() -> int:
     log_group = constants.LOG_GROUP
     file_system_id = constants.EFS_FILE_SYSTEM_ID
     secret = constants.LICENSE_SECRET
-    constants.IMAGE_NAME  # noqa: B018 - checked now, used by the role check
+    constants.check("IMAGE_NAME")  # used by the role check
 
     sts = common.client("sts")
     identity = sts.get_caller_identity()
