@@ -180,15 +180,24 @@ def execution_role(iam: Any, secret: str | None, region: str, account: str, crea
 def undo(ec2: Any, iam: Any, created: list) -> None:
     """Remove what this run created, newest first: nothing is left half-made."""
     for kind, identifier in reversed(created):
-        if kind == "role":
-            for policy in iam.list_attached_role_policies(RoleName=identifier)["AttachedPolicies"]:
-                iam.detach_role_policy(RoleName=identifier, PolicyArn=policy["PolicyArn"])
-            for policy_name in iam.list_role_policies(RoleName=identifier)["PolicyNames"]:
-                iam.delete_role_policy(RoleName=identifier, PolicyName=policy_name)
-            iam.delete_role(RoleName=identifier)
+        try:
+            if kind == "role":
+                for policy in iam.list_attached_role_policies(RoleName=identifier)[
+                    "AttachedPolicies"
+                ]:
+                    iam.detach_role_policy(RoleName=identifier, PolicyArn=policy["PolicyArn"])
+                for policy_name in iam.list_role_policies(RoleName=identifier)["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=identifier, PolicyName=policy_name)
+                iam.delete_role(RoleName=identifier)
+            else:
+                ec2.delete_security_group(GroupId=identifier)
+        except ClientError as error:  # the first failure is the one to report; this one is said
+            common.warn(
+                f"could not remove the {kind} {identifier} made by this run "
+                f"({common.describe_client_error(error)}): delete_prerequisites.py removes it"
+            )
         else:
-            ec2.delete_security_group(GroupId=identifier)
-        common.say(f"removed the {kind} {identifier} made by this run")
+            common.say(f"removed the {kind} {identifier} made by this run")
 
 
 def create_prerequisites(args: argparse.Namespace) -> int:

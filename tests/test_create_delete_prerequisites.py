@@ -234,7 +234,9 @@ def test_bad_cidr_is_one_line_and_asks_nothing(aws, run, aws_calls, argv, capsys
     assert aws_calls == []
 
 
-@pytest.mark.parametrize("script", [create_prerequisites, delete_prerequisites])
+@pytest.mark.parametrize(
+    "script", [check_prerequisites, create_prerequisites, delete_prerequisites]
+)
 def test_help(script, capsys):
     with pytest.raises(SystemExit) as exit_:
         script.main(["--help"])
