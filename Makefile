@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-REQUIREMENTS := $(wildcard requirements*.txt demo/requirements*.txt)
+REQUIREMENTS := $(wildcard requirements*.txt demo/requirements*.txt localserver/requirements*.txt)
 
 .PHONY: install venv test lint rehearse bench clean
 

@@ -101,6 +101,12 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
 
 
 def transport_value(text: str) -> int:
+    if text.strip() == "4":  # the server's REST mode: argparse would blame a flag never passed
+        say(
+            "error: transport 4 (SD_API_TRANSPORT or --transport) is the server's REST mode: "
+            "use http_demo.py; these demos speak Thrift (1 TCP, 2 Unix socket)"
+        )
+        raise SystemExit(2)
     if text.strip() not in (str(TCP), str(UNIX)):
         raise argparse.ArgumentTypeError(f"{text!r}: 1 (TCP) or 2 (Unix socket)")
     return int(text)

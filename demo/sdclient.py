@@ -23,6 +23,8 @@ from thriftpy2.rpc import make_client
 from thriftpy2.thrift import TApplicationException, TException, TPayload, args_to_kwargs
 from thriftpy2.transport import TCyBufferedTransportFactory, TTransportException
 
+import result_codes
+
 API = thriftpy2.load(str(Path(__file__).with_name("api.thrift")), module_name="sdapi_thrift")
 
 TCP, UNIX = 1, 2
@@ -34,35 +36,18 @@ DEFAULT_TIMEOUT = 60.0
 PROTOCOL = TCyBinaryProtocolFactory()  # strict binary, as the server speaks
 TRANSPORT = TCyBufferedTransportFactory()  # buffered, unframed
 
-# What each result code means for the person running a demo.
-RESULT_HELP = {
-    API.ResultCode.ERR_GENERIC: "the server failed to process the request",
-    API.ResultCode.ERR_BUSY: "the server is busy: every session slot is taken "
-    "(clear_sessions.py frees them) or it is still working",
-    API.ResultCode.ERR_INVALID_REQ: "the server rejected the request as invalid "
-    "(a bad image, session id or setting)",
-    API.ResultCode.ERR_UNSUPPORTED: "this server does not support that detection",
-    API.ResultCode.ERR_NOT_ACTIVATED: "the server is not activated: run activate_server.py "
-    "with your licence key",
-    API.ResultCode.ERR_API_LIMIT: "the licence's API call limit is reached",
-    API.ResultCode.ERR_NET_FAIL: "the server could not reach the licence service: "
-    "it needs internet access",
-}
-
 
 class ApiError(Exception):
     """A call did not succeed: the message says why, for the person running the demo."""
 
 
-def code_name(code: int | None) -> str:
-    return API.ResultCode._VALUES_TO_NAMES.get(code, f"unknown result code {code}")
+code_name = result_codes.code_name
 
 
 def check(code: int | None, doing: str) -> None:
     """Raise ApiError unless `code` is SUCCESS."""
     if code != API.ResultCode.SUCCESS:
-        reason = RESULT_HELP.get(code, "the server answered with an error")
-        raise ApiError(f"{doing}: {reason} ({code_name(code)})")
+        raise ApiError(f"{doing}: {result_codes.explain(code)}")
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,8 @@ class Rehearsal:
             self.api_server = subprocess.Popen(
                 [
                     sys.executable,
-                    str(DEMO / "local_server.py"),
+                    "-m",
+                    "localserver",
                     "--transport",
                     "1",
                     "--host",
@@ -175,6 +176,7 @@ class Rehearsal:
                     "--detector",
                     "marker",
                 ],
+                cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
                 start_new_session=True,  # Ctrl-C reaches the rehearsal, which stops it in order

@@ -206,9 +206,14 @@ class LocalServer:
 
 
 def start_local_server(
-    tmp_path, transport: str, *extra: str, port: int | None = None
+    tmp_path, transport: str, *extra: str, port: int | None = None, env: dict | None = None
 ) -> LocalServer:
-    if transport == "unix":
+    """`python -m localserver` over "unix", "tcp" (Thrift) or "rest", once it listens."""
+    if transport == "rest":
+        port = port or local_aws.free_port()
+        flags = ["--transport", "4", "--host", "127.0.0.1", "--port", str(port)]
+        connection = ["--host", "127.0.0.1", "--port", str(port)]
+    elif transport == "unix":
         path = str(tmp_path / "apiserver.sock")
         flags, connection = (
             ["--transport", "2", "--unix-socket", path],
@@ -219,7 +224,9 @@ def start_local_server(
         flags = ["--transport", "1", "--port", str(port)]
         connection = ["--transport", "1", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, str(DEMO / "local_server.py"), *flags, *extra],
+        [sys.executable, "-m", "localserver", *flags, *extra],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stderr=subprocess.PIPE,
         text=True,
     )

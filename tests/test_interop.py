@@ -14,11 +14,10 @@ import threading
 import cv2
 import pytest
 
-import detection
 import detection_demo
 import linecross_demo
-import local_server
 from conftest import DEMO, local_aws, start_local_server, stop_local_server
+from localserver import detection, images
 from pictures import ONE, scene, walk, write_picture, write_video
 from sdclient import Client, Endpoint
 
@@ -102,7 +101,7 @@ class CannedDetector:
 
     def _objects(self, detection_input, frame_index):
         T = self.T
-        pixels = local_server.decode_image(detection_input)  # raw or JPEG, by the same field names
+        pixels = images.decode_input(detection_input)  # raw or JPEG, by the same field names
         return [
             T.DetectedObject(
                 name="person",

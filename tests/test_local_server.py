@@ -1,13 +1,15 @@
 """The local server keeps the real server's contract; its geometry follows the protocol page."""
 
 import threading
+from functools import partial
 
 import cv2
 import numpy as np
 import pytest
 
-import detection
-import local_server
+from localserver import detection
+from localserver.server import listen_tcp
+from localserver.thrift_server import accept_forever, serve_connection
 from pictures import scene
 from sdclient import API, ApiError, Client, Endpoint
 
@@ -473,8 +475,6 @@ def test_only_moving_objects():
 
 def test_busy_and_limit_codes_reach_the_person(tmp_path):
     """A Thrift server that answers each hard code in turn: the client names each one plainly."""
-    from thriftpy2.rpc import make_server
-
     import democli
     from conftest import local_aws
 
@@ -485,11 +485,9 @@ def test_busy_and_limit_codes_reach_the_person(tmp_path):
             return API.DetectionOutput(status=next(codes))
 
     port = local_aws.free_port()
-    server = make_server(
-        API.DetectionApi, Answering(), host="127.0.0.1", port=port, client_timeout=None
-    )
-    server.trans.listen()
-    threading.Thread(target=local_server.accept_forever, args=(server,), daemon=True).start()
+    listener = listen_tcp("127.0.0.1", port)
+    serve = partial(serve_connection, handler=Answering(), max_message=1 << 20)
+    threading.Thread(target=accept_forever, args=(listener, serve, None), daemon=True).start()
     picture = tmp_path / "p.jpg"
     cv2.imwrite(str(picture), ONE_FIGURE)
     messages = []
@@ -500,7 +498,7 @@ def test_busy_and_limit_codes_reach_the_person(tmp_path):
         with pytest.raises(ApiError) as error:
             democli.detect(args, PERSONS)
         messages.append(str(error.value))
-    server.trans.close()
+    listener.close()
     assert "busy" in messages[0] and messages[0].endswith("(ERR_BUSY)")
     assert "API call limit" in messages[1] and messages[1].endswith("(ERR_API_LIMIT)")
     assert "licence service" in messages[2] and messages[2].endswith("(ERR_NET_FAIL)")

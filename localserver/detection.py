@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sdclient import API
+from localserver.api import API
 
 KEPT_FRAMES = 600  # a session keeps the results of its most recent 600 frames
 MAX_AREAS = 2

@@ -1,0 +1,257 @@
+"""Detect persons, masks or licence plates in one image through the server's REST mode (SD_API_TRANSPORT=4).
+
+Example: python3 http_demo.py --host 54.210.1.2 --input street.jpg --type object --output boxes.jpg
+
+The server must run with SD_API_TRANSPORT=4 and its licence key in SD_API_LICENSE_KEY. It takes
+one image per request (no sessions: videos, line crossing and distancing need the Thrift demos).
+The REST contract is inferred from the vendor's sample client: POST /v1/detect, multipart parts
+`media` (the picture) and `settings` (JSON), answer {"status": N, "result": [{"data": [...]}]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+import democli
+import media
+import result_codes
+from media import Image, InputError
+from sdclient import DEFAULT_PORT, ApiError
+
+TYPES = ("object", "mask", "alpr")
+IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png")
+MAX_AREAS = 2
+
+
+def timeout_value(text: str) -> float:
+    value = democli.positive(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
+    return max(value, 0.001)  # a socket timeout below a millisecond would not be honoured
+
+
+def area(text: str) -> list[float]:
+    left, top, right, bottom = democli.numbers(text, 4, "an area LEFT,TOP,RIGHT,BOTTOM")
+    if left >= right or top >= bottom:
+        raise argparse.ArgumentTypeError(f"{text!r}: LEFT must be below RIGHT and TOP below BOTTOM")
+    return [left, top, right, bottom]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    summary, _, details = (__doc__ or "").strip().partition("\n")
+    parser = democli.Parser(
+        description=summary,
+        epilog=details.strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-s", "--host", default="localhost", help="server address (default: localhost)"
+    )
+    parser.add_argument(
+        "-p",
+        "--port",
+        type=democli.port_number,
+        default=os.environ.get("SD_API_TCP_PORT") or str(DEFAULT_PORT),
+        help="TCP port (default: SD_API_TCP_PORT, else 9090)",
+    )
+    parser.add_argument("-i", "--input", required=True, help="an image file")
+    parser.add_argument(
+        "-t", "--type", choices=TYPES, default="object", help="what to detect (default: object)"
+    )
+    parser.add_argument(
+        "-r",
+        "--region",
+        choices=("us", "generic"),
+        default="generic",
+        help="alpr: plate region (default: generic)",
+    )
+    parser.add_argument(
+        "-n",
+        "--skipvehicle",
+        action="store_true",
+        help="alpr: look for plates outside vehicles too",
+    )
+    parser.add_argument(
+        "-m", "--presetmode", default="medium", help="alpr: preset mode (default: medium)"
+    )
+    parser.add_argument(
+        "--area",
+        type=area,
+        action="append",
+        default=[],
+        help="object, mask: only this area, normalized LEFT,TOP,RIGHT,BOTTOM (0,0 top left); up to 2",
+    )
+    parser.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    parser.add_argument("--output", help="write an annotated copy (.jpg or .png)")
+    parser.add_argument(
+        "--timeout",
+        type=timeout_value,
+        default=60.0,
+        help="seconds to connect, and to wait for the answer (default: 60)",
+    )
+    args = parser.parse_args(argv)
+    if len(args.area) > MAX_AREAS:
+        parser.error(f"--area: at most {MAX_AREAS}, {len(args.area)} given")
+    if args.area and args.type == "alpr":
+        parser.error("--area applies to --type object and mask, not alpr")
+    return args
+
+
+def settings(args: argparse.Namespace) -> dict:
+    """The `settings` part, as the vendor's client builds it."""
+    if args.type == "alpr":
+        return {
+            "type": "alpr",
+            "params": {
+                "region": "" if args.region == "generic" else args.region,
+                "skipVehicleCheck": 1 if args.skipvehicle else 0,
+                "presetMode": args.presetmode,
+            },
+        }
+    areas = [dict(zip(("left", "top", "right", "bottom"), each, strict=True)) for each in args.area]
+    return {"type": args.type, "params": {"areas": areas}}
+
+
+def check_output(output: str | None, source: Path) -> None:
+    """Refuse an --output that cannot be written, before anything is sent."""
+    if not output:
+        return
+    path = Path(output)
+    if path.suffix.lower() not in IMAGE_OUTPUTS:
+        raise InputError(f"{output}: the annotated copy of an image is a .jpg or .png")
+    if not path.resolve().parent.is_dir():
+        raise InputError(f"{output}: its folder does not exist")
+    if path.resolve() == source.resolve():
+        raise InputError(f"{output}: that is the input; choose another name")
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
+    """POST the picture and settings; the JSON answer, or ApiError in one line."""
+    files = {
+        "media": ("media", picture, "image/jpeg"),
+        "settings": ("settings", json.dumps(settings_part), "application/json"),
+    }
+    try:
+        response = requests.post(url, files=files, timeout=(timeout, timeout))
+    except requests.Timeout:
+        raise ApiError(
+            f"no answer from {url} within {timeout:g}s (--timeout sets the limit)"
+        ) from None
+    except requests.ConnectionError as error:
+        raise ApiError(f"cannot reach the REST server at {url}: {reason(error)}") from None
+    except requests.RequestException as error:
+        raise ApiError(f"the request to {url} failed: {reason(error)}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if response.status_code != 200:
+        detail = answer.get("error") if isinstance(answer, dict) else None
+        raise ApiError(
+            f"the server answered HTTP {response.status_code} {response.reason or ''}".rstrip()
+            + (f": {one_line(str(detail))}" if detail else "")
+        )
+    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
+        raise ApiError(
+            f"the answer from {url} is not the REST API's JSON: {one_line(response.text, 80)!r}"
+        )
+    return answer
+
+
+def reason(error: requests.RequestException) -> str:
+    """The innermost cause of a requests failure, e.g. 'Connection refused'."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        inner = cause.__cause__ or cause.__context__ or (cause.args[-1] if cause.args else None)
+        cause = inner if isinstance(inner, BaseException) and inner is not cause else None
+    return one_line(str(error), 120)
+
+
+def detections(answer: dict) -> list[SimpleNamespace]:
+    """The `data` entries of every result, leniently: entries without a box keep what they have."""
+    found = []
+    results = answer.get("result")
+    for result in results if isinstance(results, list) else []:
+        data = result.get("data") if isinstance(result, dict) else None
+        for entry in data if isinstance(data, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            box = {side: _number(entry.get(side)) for side in ("left", "top", "right", "bottom")}
+            found.append(
+                SimpleNamespace(
+                    name=str(entry.get("name", "object")), objectId=len(found) + 1, **box
+                )
+            )
+    return found
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def describe(found: list[SimpleNamespace], kind: str) -> list[str]:
+    what = {"object": "object(s)", "mask": "face(s)", "alpr": "plate(s)"}[kind]
+    lines = [f"{len(found)} {what} found"]
+    for each in found:
+        box = ""
+        if None not in (each.left, each.top, each.right, each.bottom):
+            box = f" at left {each.left:.3f}, top {each.top:.3f}, right {each.right:.3f}, bottom {each.bottom:.3f}"
+        lines.append(f"  {each.name}{box}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    source = media.open_input(args.input)
+    if not isinstance(source, Image):
+        raise InputError(
+            f"{args.input}: the REST mode takes one image; a video needs the Thrift demos"
+        )
+    check_output(args.output, source.path)
+    size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
+    url = f"http://{args.host}:{args.port}/v1/detect"
+    if ":" in args.host and not args.host.startswith("["):
+        url = f"http://[{args.host}]:{args.port}/v1/detect"
+    democli.say(f"sending {args.input} to {url}")
+    answer = post(url, media.image_jpeg(source, size), settings(args), args.timeout)
+    status = answer["status"]
+    if status != result_codes.SUCCESS:
+        raise ApiError(f"detect: {result_codes.explain(status)}")
+    found = detections(answer)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print("\n".join(describe(found, args.type)))
+    if args.output:
+        pixels = source.pixels.copy()
+        media.draw_objects(
+            pixels, [f for f in found if None not in (f.left, f.top, f.right, f.bottom)], set()
+        )
+        media.write_image(args.output, pixels)
+        democli.say(f"annotated copy written to {args.output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return democli.run(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

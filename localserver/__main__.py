@@ -1,0 +1,23 @@
+"""`python -m localserver`: the local API server (see localserver/server.py, or --help)."""
+
+import os
+import signal
+import sys
+
+
+def _stop_during_startup(signum: int, _frame) -> None:
+    os._exit(0 if signum == signal.SIGTERM else 128 + signum)
+
+
+# Before the heavy imports (OpenCV): a signal during start-up ends the process cleanly.
+for _signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_signum, _stop_during_startup)
+
+from localserver.server import main  # noqa: E402
+
+code = main()
+sys.stdout.flush()
+sys.stderr.flush()
+# Detection threads may be inside OpenCV: ending without interpreter finalization keeps a
+# stop mid-detection from aborting the process.
+os._exit(code)
