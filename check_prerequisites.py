@@ -8,6 +8,7 @@ and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warn
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -491,7 +492,15 @@ def check_log_group(logs: Any, name: str, report: Findings) -> None:
         )
 
 
-def check_file_system(efs: Any, file_system_id: str, subnets: list[dict], report: Findings) -> None:
+def check_file_system(
+    efs: Any,
+    ec2: Any,
+    file_system_id: str,
+    subnets: list[dict],
+    task_groups: list[str],
+    report: Findings,
+) -> None:
+    """The file system exists, has a mount target in each zone, and lets the task in on NFS."""
     try:
         efs.describe_file_systems(FileSystemId=file_system_id)
     except ClientError as error:
@@ -521,9 +530,57 @@ def check_file_system(efs: Any, file_system_id: str, subnets: list[dict], report
         report.add(
             "file system",
             OK,
-            f"EFS file system {file_system_id} has a mount target in every zone of the subnets "
-            f"(its security group must allow NFS, TCP {NFS}, from the task's)",
+            f"EFS file system {file_system_id} has a mount target in every zone of the subnets",
         )
+    check_nfs_access(efs, ec2, targets, subnets, task_groups, report)
+
+
+def check_nfs_access(
+    efs: Any,
+    ec2: Any,
+    targets: list[dict],
+    subnets: list[dict],
+    task_groups: list[str],
+    report: Findings,
+) -> None:
+    """Each mount target's security groups let the task in on NFS (TCP 2049)."""
+    task_networks = [ipaddress.ip_network(subnet["CidrBlock"]) for subnet in subnets]
+    for target in targets:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        group_ids = groups.get("SecurityGroups", [])
+        if not group_ids:
+            report.add(
+                "file system",
+                WARNING,
+                f"could not tell which security groups guard mount target {target['MountTargetId']}",
+                f"make sure they allow NFS (TCP {NFS}) from the task's security group",
+            )
+            continue
+        rules = [
+            rule
+            for group in ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
+            for rule in group["IpPermissions"]
+            if allows_port(rule, NFS)
+        ]
+        allowed = set().union(*map(sources, rules))
+        networks = [ipaddress.ip_network(c) for c in allowed if "/" in c and ":" not in c]
+        if allowed & set(task_groups) or all(
+            any(network.subnet_of(rule) for rule in networks) for network in task_networks
+        ):
+            report.add(
+                "file system",
+                OK,
+                f"mount target {target['MountTargetId']} lets the task in on NFS (TCP {NFS})",
+            )
+        else:
+            report.add(
+                "file system",
+                PROBLEM,
+                f"the security groups of mount target {target['MountTargetId']} "
+                f"({', '.join(group_ids)}) do not let the task in on NFS (TCP {NFS}): it would "
+                "stop with ResourceInitializationError",
+                f"allow TCP {NFS} in {', '.join(group_ids)} from {', '.join(task_groups)}",
+            )
 
 
 def check_secret_exists(secret: str, report: Findings) -> None:
@@ -590,7 +647,9 @@ def check_prerequisites() -> int:
     if file_system_id:
         report.guarded(
             "file system",
-            lambda: check_file_system(common.client("efs"), file_system_id, subnets, report),
+            lambda: check_file_system(
+                common.client("efs"), ec2, file_system_id, subnets, group_ids, report
+            ),
         )
     if secret:
         report.guarded("licence secret", lambda: check_secret_exists(secret, report))

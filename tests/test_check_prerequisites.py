@@ -43,7 +43,7 @@ class World:
     read_secret: bool = True
     private_image: bool = False
     log_group: str = "unset"  # unset, ok, missing
-    efs: str = "unset"  # unset, ok, no_mount_target, missing
+    efs: str = "unset"  # unset, ok, no_mount_target, no_nfs, missing
     secret: str = "unset"  # unset, ok, missing
 
 
@@ -191,8 +191,30 @@ def build(world: World) -> dict[str, str]:
         efs = boto3.client("efs")
         file_system = efs.create_file_system(CreationToken="sd")["FileSystemId"]
         settings["EFS_FILE_SYSTEM_ID"] = file_system
+        if world.efs in ("ok", "no_nfs"):
+            nfs_group = ec2.create_security_group(
+                GroupName="efs", Description="EFS mount targets", VpcId=ready.vpc_id
+            )["GroupId"]
+            efs.create_mount_target(
+                FileSystemId=file_system, SubnetId=subnet["SubnetId"], SecurityGroups=[nfs_group]
+            )
         if world.efs == "ok":
-            efs.create_mount_target(FileSystemId=file_system, SubnetId=subnet["SubnetId"])
+            ec2.authorize_security_group_ingress(
+                GroupId=nfs_group,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 2049,
+                        "ToPort": 2049,
+                        # From the task's group, or (when that is elsewhere) from the VPC.
+                        **(
+                            {"UserIdGroupPairs": [{"GroupId": settings["SEC_GROUP_NAME"]}]}
+                            if world.group == "ok"
+                            else {"IpRanges": [{"CidrIp": "10.0.0.0/16"}]}
+                        ),
+                    }
+                ],
+            )
 
     if world.secret != "unset":
         settings["LICENSE_SECRET"] = SECRET_NAME
@@ -240,6 +262,8 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("EFS file system fs-00000000 (EFS_FILE_SYSTEM_ID) does not exist")
     elif world.efs == "no_mount_target":
         problems.add("has no mount target in us-east-1")
+    elif world.efs == "no_nfs":
+        problems.add("do not let the task in on NFS")
     if world.secret == "missing":
         problems.add(f"LICENSE_SECRET {SECRET_NAME} does not exist")
     return problems, warnings
@@ -291,6 +315,7 @@ SINGLE_BREAKAGES = [
     World(read_secret=False, secret="ok"),
     World(log_group="missing"),
     World(efs="no_mount_target"),
+    World(efs="no_nfs"),
     World(efs="missing"),
     World(secret="missing"),
     World(log_group="ok", efs="ok", secret="ok", private_image=True),  # all present and readable
@@ -311,7 +336,7 @@ worlds = st.builds(
     read_secret=st.booleans(),
     private_image=st.booleans(),
     log_group=st.sampled_from(["unset", "ok", "missing"]),
-    efs=st.sampled_from(["unset", "ok", "no_mount_target", "missing"]),
+    efs=st.sampled_from(["unset", "ok", "no_mount_target", "no_nfs", "missing"]),
     secret=st.sampled_from(["unset", "ok", "missing"]),
 )
 
