@@ -347,6 +347,7 @@ def with_examples(test):
     return test
 
 
+# No shrinking: a failing world is printed whole, and each shrink step rebuilds it in moto.
 @with_examples
 @given(world=worlds)
 @settings(

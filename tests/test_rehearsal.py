@@ -192,3 +192,18 @@ def test_failed_step_is_named(tmp_path, script):
         match=r"Step 9: broken failed: `python3 -c 'raise SystemExit\(3\)'` exited 3",
     ):
         rehearsal.step("Step 9: broken", "-c", "raise SystemExit(3)")
+
+
+def test_make_install_uses_a_virtual_environment_not_the_system_pip():
+    """Where the system's pip is externally managed, only a venv's pip may install."""
+    dry_run = subprocess.run(
+        ["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True
+    )
+    commands = dry_run.stdout.splitlines()
+    assert commands[0] == "python3 -m venv .venv"
+    installs = [command for command in commands if "pip install" in command]
+    assert installs and all(command.startswith(".venv/bin/python -m pip") for command in installs)
+    requirements = (ROOT / "requirements-dev.txt").read_text()
+    for folder in ("", "demo/", "localserver/"):
+        if (ROOT / folder / "requirements.txt").is_file():
+            assert f"-r {folder}requirements.txt" in requirements
