@@ -56,6 +56,10 @@ def delete_prerequisites() -> int:
                 "still running? stop it with stop_task.py, then run this again; nothing was deleted"
             )
 
+    # Groups first: one still referenced elsewhere fails here, before the role is gone.
+    for group_id in groups:
+        ec2.delete_security_group(GroupId=group_id)
+        common.say(f"deleted security group {group_id}")
     for name in roles:
         for policy in common.paginate(
             iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name
@@ -65,9 +69,6 @@ def delete_prerequisites() -> int:
             iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
         iam.delete_role(RoleName=name)
         common.say(f"deleted role {name}")
-    for group_id in groups:
-        ec2.delete_security_group(GroupId=group_id)
-        common.say(f"deleted security group {group_id}")
     if not (groups or roles):
         common.say("nothing of create_prerequisites.py's found: nothing to delete")
     common.show({"deleted": {"securityGroups": groups, "roles": roles}})
