@@ -138,6 +138,16 @@ def check_subnets(
             f"the subnets are in {len(vpcs)} VPCs ({', '.join(vpcs)}); a task's subnets share one",
             "list subnets of one VPC in SUBNET_NAME",
         )
+    for vpc_id in vpcs:
+        dns = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")
+        if not dns["EnableDnsSupport"]["Value"]:
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"VPC {vpc_id} has DNS resolution turned off: the task cannot resolve the image "
+                "registry's name (CannotPullContainerError)",
+                f"turn on DNS resolution (enableDnsSupport) for {vpc_id}",
+            )
     for subnet in subnets:
         name = f"subnet {subnet['SubnetId']} ({subnet['AvailabilityZone']})"
         kind, target = route_to_internet(ec2, subnet)

@@ -34,6 +34,7 @@ class World:
     main_table: bool = False  # the subnet has no route table of its own: the VPC's main one
     public_ip: str = "ENABLED"
     missing_subnet: bool = False
+    dns: bool = True
     group: str = "ok"  # ok, other_vpc, missing
     ingress: str = "mine"  # mine, none, world
     egress: bool = True
@@ -101,6 +102,8 @@ def build(world: World) -> dict[str, str]:
         )
     if world.missing_subnet:
         settings["SUBNET_NAME"] += ",subnet-0000000000000dead"
+    if not world.dns:
+        ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsSupport={"Value": False})
 
     group = ready.group_id
     if world.group == "other_vpc":
@@ -234,6 +237,8 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         warnings.add("a public IP is of no use there")
     if world.missing_subnet:
         problems.add("subnet subnet-0000000000000dead does not exist")
+    if not world.dns:
+        problems.add("has DNS resolution turned off")
     if world.group == "missing":
         problems.add("security group sg-0000000000000dead does not exist")
     else:
@@ -301,6 +306,7 @@ SINGLE_BREAKAGES = [
     World(route="nat"),
     World(route="nat", public_ip="DISABLED"),
     World(missing_subnet=True),
+    World(dns=False),
     World(group="other_vpc"),
     World(group="missing"),
     World(ingress="none"),
@@ -327,6 +333,7 @@ worlds = st.builds(
     main_table=st.booleans(),
     public_ip=st.sampled_from(["ENABLED", "DISABLED"]),
     missing_subnet=st.booleans(),
+    dns=st.booleans(),
     group=st.sampled_from(["ok", "other_vpc", "missing"]),
     ingress=st.sampled_from(["mine", "none", "world"]),
     egress=st.booleans(),
