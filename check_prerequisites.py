@@ -299,6 +299,65 @@ def check_security_groups(
     return groups
 
 
+def nacl_allows(entries: list[dict], egress: bool, port: int, cidr: str) -> bool:
+    """Whether a network ACL lets TCP `port` through to (egress) or from `cidr`: first match wins."""
+    network = ipaddress.ip_network(cidr)
+    for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
+        if entry["Egress"] != egress or "CidrBlock" not in entry:
+            continue
+        port_range = entry.get("PortRange") or {"From": 0, "To": 65535}
+        if (
+            entry["Protocol"] in ("-1", "6")
+            and port_range["From"] <= port <= port_range["To"]
+            and network.subnet_of(ipaddress.ip_network(entry["CidrBlock"]))
+        ):
+            return entry["RuleAction"] == "allow"
+    return False
+
+
+def check_network_acls(
+    ec2: Any, subnets: list[dict], clients: set[str], port: int, report: Findings
+) -> None:
+    """Each subnet's network ACL, which is stateless, lets through both ways what the task needs."""
+    internet, ephemeral = "0.0.0.0/0", 32768  # a port the far end answers on
+    client_networks = sorted(c for c in clients if "/" in c and ":" not in c)
+    for subnet in subnets:
+        acls = ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+        )["NetworkAcls"]
+        if not acls:
+            continue
+        entries, acl = acls[0]["Entries"], acls[0]["NetworkAclId"]
+        needs = [
+            (True, 443, internet, "HTTPS out to the internet (image pull, licence check)"),
+            (False, ephemeral, internet, "the answers back from the internet (TCP 1024-65535 in)"),
+            *(
+                (False, port, client, f"the demos in on TCP {port} from {client}")
+                for client in client_networks
+            ),
+            *(
+                (True, ephemeral, client, f"the server's answers out to {client} (TCP 1024-65535)")
+                for client in client_networks
+            ),
+        ]
+        blocked = [
+            what for egress, at, cidr, what in needs if not nacl_allows(entries, egress, at, cidr)
+        ]
+        if blocked:
+            report.add(
+                "network ACL",
+                PROBLEM,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} blocks {'; '.join(blocked)}",
+                f"allow that traffic in {acl} (network ACLs are stateless: both directions)",
+            )
+        else:
+            report.add(
+                "network ACL",
+                OK,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} lets the traffic through",
+            )
+
+
 # --- the execution role
 
 
@@ -643,9 +702,20 @@ def check_prerequisites() -> int:
         or []
     )
     vpcs = {subnet["VpcId"] for subnet in subnets}
-    report.guarded(
-        "security groups", lambda: check_security_groups(ec2, group_ids, vpcs, port, report)
+    groups = (
+        report.guarded(
+            "security groups", lambda: check_security_groups(ec2, group_ids, vpcs, port, report)
+        )
+        or []
     )
+    clients = {
+        source
+        for group in groups
+        for rule in group["IpPermissions"]
+        if allows_port(rule, port)
+        for source in sources(rule)
+    }
+    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, clients, port, report))
     report.guarded(
         "execution role",
         lambda: check_role(common.client("iam"), role_arn, identity, region, report),

@@ -35,6 +35,7 @@ class World:
     public_ip: str = "ENABLED"
     missing_subnet: bool = False
     dns: bool = True
+    nacl: str = "open"  # open, no_https_out, no_port_in
     group: str = "ok"  # ok, other_vpc, missing
     ingress: str = "mine"  # mine, none, world
     egress: bool = True
@@ -102,6 +103,21 @@ def build(world: World) -> dict[str, str]:
         )
     if world.missing_subnet:
         settings["SUBNET_NAME"] += ",subnet-0000000000000dead"
+    if world.nacl != "open":
+        [acl] = ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [ready.subnet_id]}]
+        )["NetworkAcls"]
+        ec2.create_network_acl_entry(
+            NetworkAclId=acl["NetworkAclId"],
+            RuleNumber=50,
+            Protocol="6",
+            RuleAction="deny",
+            Egress=world.nacl == "no_https_out",
+            CidrBlock="0.0.0.0/0",
+            PortRange={"From": 443, "To": 443}
+            if world.nacl == "no_https_out"
+            else {"From": PORT, "To": PORT},
+        )
     if not world.dns:
         ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsSupport={"Value": False})
 
@@ -239,6 +255,10 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("subnet subnet-0000000000000dead does not exist")
     if not world.dns:
         problems.add("has DNS resolution turned off")
+    if world.nacl == "no_https_out":
+        problems.add("blocks HTTPS out to the internet")
+    elif world.nacl == "no_port_in" and world.group != "missing" and world.ingress != "none":
+        problems.add(f"blocks the demos in on TCP {PORT}")
     if world.group == "missing":
         problems.add("security group sg-0000000000000dead does not exist")
     else:
@@ -307,6 +327,8 @@ SINGLE_BREAKAGES = [
     World(route="nat", public_ip="DISABLED"),
     World(missing_subnet=True),
     World(dns=False),
+    World(nacl="no_https_out"),
+    World(nacl="no_port_in"),
     World(group="other_vpc"),
     World(group="missing"),
     World(ingress="none"),
@@ -334,6 +356,7 @@ worlds = st.builds(
     public_ip=st.sampled_from(["ENABLED", "DISABLED"]),
     missing_subnet=st.booleans(),
     dns=st.booleans(),
+    nacl=st.sampled_from(["open", "no_https_out", "no_port_in"]),
     group=st.sampled_from(["ok", "other_vpc", "missing"]),
     ingress=st.sampled_from(["mine", "none", "world"]),
     egress=st.booleans(),
