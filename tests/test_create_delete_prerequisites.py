@@ -189,7 +189,21 @@ def test_what_is_not_ours_is_left_alone(aws_iam, run):
     assert run(delete_prerequisites).json()["deleted"] == {"securityGroups": [], "roles": []}
 
 
-def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch):
+@pytest.mark.parametrize(
+    "fault, code, said",
+    [
+        (
+            check_prerequisites.ClientError(
+                {"Error": {"Code": "LimitExceeded", "Message": "too many roles"}}, "CreateRole"
+            ),
+            1,
+            "(LimitExceeded)",
+        ),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+    ids=["aws-refuses", "ctrl-c"],
+)
+def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch, fault, code, said):
     import common
 
     real_client = common.client
@@ -198,19 +212,18 @@ def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch)
         aws_client = real_client(service)
         if service == "iam":
 
-            def refuse(**_):
-                raise check_prerequisites.ClientError(
-                    {"Error": {"Code": "LimitExceeded", "Message": "too many roles"}}, "CreateRole"
-                )
+            def fail(**_):
+                raise fault
 
-            aws_client.meta.events.register("before-call.iam.CreateRole", refuse)
+            aws_client.meta.events.register("before-call.iam.CreateRole", fail)
         return aws_client
 
     monkeypatch.setattr(common, "client", failing_client)
     before = everything(aws_iam.ec2, boto3.client("iam"))
     result = run(create_prerequisites, "--cidr", MY_ADDRESS)
-    assert result.code == 1
-    assert "(LimitExceeded)" in result.err and "removed the security group" in result.err
+    assert result.code == code
+    assert said in result.err and "removed the security group" in result.err
+    assert result.out == ""
     assert everything(aws_iam.ec2, boto3.client("iam")) == before
 
 
