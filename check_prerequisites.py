@@ -86,8 +86,11 @@ def denied(error: ClientError) -> bool:
 # --- network
 
 
-def route_to_internet(ec2: Any, subnet: dict) -> tuple[str, str]:
-    """How the subnet reaches 0.0.0.0/0: ("igw", id), ("nat", id) or ("none", why)."""
+def route_to_internet(ec2: Any, subnet: dict, holds_nat: bool = False) -> tuple[str, str]:
+    """How the subnet reaches 0.0.0.0/0: ("igw", id), ("nat", id), ("other", id) or ("none", why).
+
+    `holds_nat`: the subnet is a NAT gateway's, which must itself reach an internet gateway.
+    """
     tables = ec2.describe_route_tables(
         Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
     )["RouteTables"]
@@ -105,12 +108,45 @@ def route_to_internet(ec2: Any, subnet: dict) -> tuple[str, str]:
             if route.get("State") == "blackhole":
                 return "none", f"its 0.0.0.0/0 route in {table['RouteTableId']} is a blackhole"
             if route.get("GatewayId", "").startswith("igw-"):
-                return "igw", route["GatewayId"]
+                return internet_gateway_state(ec2, route["GatewayId"], subnet["VpcId"])
+            if route.get("NatGatewayId") and holds_nat:
+                return "none", f"it routes 0.0.0.0/0 to NAT gateway {route['NatGatewayId']}"
             if route.get("NatGatewayId"):
-                return "nat", route["NatGatewayId"]
+                return nat_gateway_state(ec2, route["NatGatewayId"])
             target = route.get("TransitGatewayId") or route.get("NetworkInterfaceId") or "?"
             return "other", target
     return "none", "no route to 0.0.0.0/0 in its route table"
+
+
+def internet_gateway_state(ec2: Any, gateway_id: str, vpc_id: str) -> tuple[str, str]:
+    """("igw", id) if the gateway is attached to the VPC, else ("none", why)."""
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[gateway_id])["InternetGateways"]
+    attached = any(
+        a["VpcId"] == vpc_id and a["State"] in ("available", "attached")
+        for a in gateway.get("Attachments", [])
+    )
+    if attached:
+        return "igw", gateway_id
+    return (
+        "none",
+        f"its 0.0.0.0/0 route goes to internet gateway {gateway_id}, not attached to {vpc_id}",
+    )
+
+
+def nat_gateway_state(ec2: Any, nat_id: str) -> tuple[str, str]:
+    """("nat", id) if the NAT gateway is available and itself in a public subnet, else ("none", why)."""
+    [nat] = ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"]
+    if nat["State"] != "available":
+        return "none", f"its 0.0.0.0/0 route goes to NAT gateway {nat_id}, which is {nat['State']}"
+    if nat.get("ConnectivityType") == "private":
+        return "none", f"its 0.0.0.0/0 route goes to {nat_id}, a private NAT gateway"
+    [nat_subnet] = ec2.describe_subnets(SubnetIds=[nat["SubnetId"]])["Subnets"]
+    if route_to_internet(ec2, nat_subnet, holds_nat=True)[0] != "igw":
+        return "none", (
+            f"its 0.0.0.0/0 route goes to NAT gateway {nat_id}, but that sits in "
+            f"{nat['SubnetId']}, which has no route to an internet gateway"
+        )
+    return "nat", nat_id
 
 
 def check_subnets(
@@ -448,7 +484,9 @@ def check_permissions(
             report.add("execution role", OK, f"role {role} can {what}")
 
 
-def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Findings) -> None:
+def check_role(
+    iam: Any, role_arn: str, identity: dict, region: str, secret_key: str | None, report: Findings
+) -> None:
     """The role exists, trusts ECS tasks, and may pull, write logs and read the licence secret."""
     name = role_arn.rsplit("/", 1)[-1]
     account = role_arn.split(":")[4]
@@ -541,6 +579,16 @@ def check_role(iam: Any, role_arn: str, identity: dict, region: str, report: Fin
                 True,
             )
         )
+    if secret and secret_key:
+        needs.append(
+            Need(
+                f"decrypt LICENSE_SECRET with its key {secret_key}",
+                ("kms:Decrypt",),
+                secret_key,
+                f"allow the role kms:Decrypt on {secret_key}",
+                True,
+            )
+        )
     check_permissions(statements, name, needs, report)
 
 
@@ -582,9 +630,20 @@ def check_file_system(
             "check EFS_FILE_SYSTEM_ID and the region, or unset it",
         )
         return
-    targets = common.paginate(
+    vpcs = {subnet["VpcId"] for subnet in subnets}
+    every_target = common.paginate(
         efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
     )
+    targets = [target for target in every_target if target["VpcId"] in vpcs]
+    if every_target and not targets:
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} has mount targets only in "
+            f"{', '.join(sorted({t['VpcId'] for t in every_target}))}, not in the subnets' VPC",
+            f"create mount targets of {file_system_id} in the subnets' VPC",
+        )
+        return
     zones = {target["AvailabilityZoneName"] for target in targets}
     lacking = sorted({subnet["AvailabilityZone"] for subnet in subnets} - zones)
     if lacking:
@@ -652,11 +711,14 @@ def check_nfs_access(
             )
 
 
-def check_secret_exists(secret: str, report: Findings) -> None:
-    """LICENSE_SECRET exists (its value is never read)."""
+AWS_MANAGED_KEYS = {None, "alias/aws/ssm", "alias/aws/secretsmanager"}
+
+
+def check_secret_exists(secret: str, report: Findings) -> str | None:
+    """LICENSE_SECRET exists (its value is never read); the ARN of its own KMS key, if any."""
     try:
         if secret.startswith("arn:") and ":secretsmanager:" in secret:
-            common.client("secretsmanager").describe_secret(SecretId=secret)
+            key = common.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
         else:
             name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
             found = common.client("ssm").describe_parameters(
@@ -664,6 +726,7 @@ def check_secret_exists(secret: str, report: Findings) -> None:
             )["Parameters"]
             if not found:
                 raise ClientError({"Error": {"Code": "ParameterNotFound"}}, "DescribeParameters")
+            key = found[0].get("KeyId")
     except ClientError as error:
         if common.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
             raise
@@ -673,8 +736,13 @@ def check_secret_exists(secret: str, report: Findings) -> None:
             f"LICENSE_SECRET {secret} does not exist in this region",
             "store the licence key with store_license.py, or check LICENSE_SECRET",
         )
-    else:
-        report.add("licence secret", OK, f"LICENSE_SECRET {secret} exists")
+        return None
+    report.add("licence secret", OK, f"LICENSE_SECRET {secret} exists")
+    if key in AWS_MANAGED_KEYS:
+        return None
+    if ":key/" not in key:  # an alias or a bare id: the policy names the key's ARN
+        key = common.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+    return key
 
 
 def check_prerequisites() -> int:
@@ -716,9 +784,14 @@ def check_prerequisites() -> int:
         for source in sources(rule)
     }
     report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, clients, port, report))
+    secret_key = (
+        report.guarded("licence secret", lambda: check_secret_exists(secret, report))
+        if secret
+        else None
+    )
     report.guarded(
         "execution role",
-        lambda: check_role(common.client("iam"), role_arn, identity, region, report),
+        lambda: check_role(common.client("iam"), role_arn, identity, region, secret_key, report),
     )
     if log_group:
         report.guarded(
@@ -731,8 +804,6 @@ def check_prerequisites() -> int:
                 common.client("efs"), ec2, file_system_id, subnets, group_ids, report
             ),
         )
-    if secret:
-        report.guarded("licence secret", lambda: check_secret_exists(secret, report))
 
     problems = [finding for finding in report if finding.status == PROBLEM]
     warnings = [finding for finding in report if finding.status == WARNING]

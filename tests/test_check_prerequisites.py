@@ -30,7 +30,7 @@ SECRET_NAME = "/sd-apiserver/license"
 class World:
     """What the prerequisites look like; "ok" everywhere is a ready account."""
 
-    route: str = "igw"  # igw, nat, none
+    route: str = "igw"  # igw, nat, none, igw_detached, nat_deleted, nat_in_private
     main_table: bool = False  # the subnet has no route table of its own: the VPC's main one
     public_ip: str = "ENABLED"
     missing_subnet: bool = False
@@ -45,8 +45,8 @@ class World:
     read_secret: bool = True
     private_image: bool = False
     log_group: str = "unset"  # unset, ok, missing
-    efs: str = "unset"  # unset, ok, no_mount_target, no_nfs, missing
-    secret: str = "unset"  # unset, ok, missing
+    efs: str = "unset"  # unset, ok, no_mount_target, no_nfs, other_vpc, missing
+    secret: str = "unset"  # unset, ok, missing, own_key (without kms:Decrypt), own_key_ok
 
 
 def statement(*actions: str, resource: str = "*") -> str:
@@ -93,14 +93,36 @@ def build(world: World) -> dict[str, str]:
     }
     if world.route != "igw":
         ec2.delete_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0")
-    if world.route == "nat":
+    if world.route == "igw_detached":
+        gateway = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [ready.vpc_id]}]
+        )["InternetGateways"][0]["InternetGatewayId"]
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+        ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=ready.vpc_id)
+    if world.route.startswith("nat"):
+        # A NAT gateway lives in a public subnet of its own, unless the world says otherwise.
+        nat_subnet = ready.subnet_id
+        if world.route != "nat_in_private":
+            nat_subnet = ec2.create_subnet(VpcId=ready.vpc_id, CidrBlock="10.0.2.0/24")["Subnet"][
+                "SubnetId"
+            ]
+            public = ec2.create_route_table(VpcId=ready.vpc_id)["RouteTable"]["RouteTableId"]
+            gateway = ec2.describe_internet_gateways(
+                Filters=[{"Name": "attachment.vpc-id", "Values": [ready.vpc_id]}]
+            )["InternetGateways"][0]["InternetGatewayId"]
+            ec2.create_route(
+                RouteTableId=public, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway
+            )
+            ec2.associate_route_table(RouteTableId=public, SubnetId=nat_subnet)
         allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-        nat = ec2.create_nat_gateway(SubnetId=ready.subnet_id, AllocationId=allocation)
+        nat = ec2.create_nat_gateway(SubnetId=nat_subnet, AllocationId=allocation)
         ec2.create_route(
             RouteTableId=table,
             DestinationCidrBlock="0.0.0.0/0",
             NatGatewayId=nat["NatGateway"]["NatGatewayId"],
         )
+        if world.route == "nat_deleted":
+            ec2.delete_nat_gateway(NatGatewayId=nat["NatGateway"]["NatGatewayId"])
     if world.missing_subnet:
         settings["SUBNET_NAME"] += ",subnet-0000000000000dead"
     if world.nacl != "open":
@@ -217,6 +239,14 @@ def build(world: World) -> dict[str, str]:
             efs.create_mount_target(
                 FileSystemId=file_system, SubnetId=subnet["SubnetId"], SecurityGroups=[nfs_group]
             )
+        if world.efs == "other_vpc":
+            elsewhere = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+            same_zone = ec2.create_subnet(
+                VpcId=elsewhere,
+                CidrBlock="10.8.1.0/24",
+                AvailabilityZone=subnet["AvailabilityZone"],
+            )["Subnet"]["SubnetId"]
+            efs.create_mount_target(FileSystemId=file_system, SubnetId=same_zone)
         if world.efs == "ok":
             ec2.authorize_security_group_ingress(
                 GroupId=nfs_group,
@@ -239,6 +269,17 @@ def build(world: World) -> dict[str, str]:
         settings["LICENSE_SECRET"] = SECRET_NAME
     if world.secret == "ok":
         boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="key", Type="SecureString")
+    elif world.secret.startswith("own_key"):
+        key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+        boto3.client("ssm").put_parameter(
+            Name=SECRET_NAME, Value="key", Type="SecureString", KeyId=key
+        )
+        if world.secret == "own_key_ok":
+            iam.put_role_policy(
+                RoleName=role_name,
+                PolicyName="decrypt",
+                PolicyDocument=statement("kms:Decrypt", resource=key),
+            )
     return settings
 
 
@@ -247,6 +288,12 @@ def expected(world: World) -> tuple[set[str], set[str]]:
     problems, warnings = set(), set()
     if world.route == "none":
         problems.add("has no way to the internet")
+    elif world.route == "igw_detached":
+        problems.add("not attached to")
+    elif world.route == "nat_deleted":
+        problems.add("which is deleted")
+    elif world.route == "nat_in_private":
+        problems.add("which has no route to an internet gateway")
     elif world.route == "igw" and world.public_ip == "DISABLED":
         problems.add("but ASSIGN_PUBLIC_IP=DISABLED")
     elif world.route == "nat" and world.public_ip == "ENABLED":
@@ -287,10 +334,14 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("EFS file system fs-00000000 (EFS_FILE_SYSTEM_ID) does not exist")
     elif world.efs == "no_mount_target":
         problems.add("has no mount target in us-east-1")
+    elif world.efs == "other_vpc":
+        problems.add("has mount targets only in")
     elif world.efs == "no_nfs":
         problems.add("do not let the task in on NFS")
     if world.secret == "missing":
         problems.add(f"LICENSE_SECRET {SECRET_NAME} does not exist")
+    if world.secret == "own_key" and world.role != "missing":
+        problems.add("cannot decrypt LICENSE_SECRET with its key")
     return problems, warnings
 
 
@@ -320,6 +371,9 @@ def check(world: World, mock, capsys) -> Result:
 
 SINGLE_BREAKAGES = [
     World(route="none"),
+    World(route="igw_detached"),
+    World(route="nat_deleted"),
+    World(route="nat_in_private"),
     World(main_table=True),
     World(main_table=True, route="none"),
     World(public_ip="DISABLED"),
@@ -344,14 +398,17 @@ SINGLE_BREAKAGES = [
     World(log_group="missing"),
     World(efs="no_mount_target"),
     World(efs="no_nfs"),
+    World(efs="other_vpc"),
     World(efs="missing"),
     World(secret="missing"),
+    World(secret="own_key"),
+    World(secret="own_key_ok"),
     World(log_group="ok", efs="ok", secret="ok", private_image=True),  # all present and readable
 ]
 
 worlds = st.builds(
     World,
-    route=st.sampled_from(["igw", "nat", "none"]),
+    route=st.sampled_from(["igw", "nat", "none", "igw_detached", "nat_deleted", "nat_in_private"]),
     main_table=st.booleans(),
     public_ip=st.sampled_from(["ENABLED", "DISABLED"]),
     missing_subnet=st.booleans(),
@@ -366,8 +423,8 @@ worlds = st.builds(
     read_secret=st.booleans(),
     private_image=st.booleans(),
     log_group=st.sampled_from(["unset", "ok", "missing"]),
-    efs=st.sampled_from(["unset", "ok", "no_mount_target", "no_nfs", "missing"]),
-    secret=st.sampled_from(["unset", "ok", "missing"]),
+    efs=st.sampled_from(["unset", "ok", "no_mount_target", "no_nfs", "other_vpc", "missing"]),
+    secret=st.sampled_from(["unset", "ok", "missing", "own_key", "own_key_ok"]),
 )
 
 
