@@ -76,6 +76,19 @@ def find_vpc(ec2: Any, subnets: list[str] | None) -> tuple[str, list[str]]:
     return vpc_id, sorted(subnet["SubnetId"] for subnet in defaults)
 
 
+def is_only(rule: dict, port: int, cidr: str) -> bool:
+    """Whether an inbound rule is exactly the one wanted: TCP `port` from `cidr` alone."""
+    sources = {r["CidrIp"] for r in rule.get("IpRanges", [])} | {
+        r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])
+    }
+    return (
+        (rule["IpProtocol"], rule.get("FromPort"), rule.get("ToPort")) == ("tcp", port, port)
+        and sources == {cidr}
+        and not rule.get("UserIdGroupPairs")
+        and not rule.get("PrefixListIds")
+    )
+
+
 def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -> str:
     """Our group in `vpc_id`, letting only `cidr` in on TCP `port`."""
     found = ec2.describe_security_groups(
@@ -105,29 +118,19 @@ def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -
         common.say(f"created security group {group_id} in {vpc_id}")
         group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
 
-    wanted = {
-        "IpProtocol": "tcp",
-        "FromPort": port,
-        "ToPort": port,
-        "IpRanges" if ":" not in cidr else "Ipv6Ranges": [
-            {"CidrIp" if ":" not in cidr else "CidrIpv6": cidr, "Description": "demo client"}
-        ],
-    }
-    stale = [
-        rule
-        for rule in group["IpPermissions"]
-        if (rule.get("FromPort"), rule.get("ToPort"), rule["IpProtocol"]) != (port, port, "tcp")
-        or {r.get("CidrIp") for r in rule.get("IpRanges", [])}
-        | {r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])}
-        != {cidr}
-        or rule.get("UserIdGroupPairs")
-        or rule.get("PrefixListIds")
-    ]
+    stale = [rule for rule in group["IpPermissions"] if not is_only(rule, port, cidr)]
     if stale:
         ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=stale)
         common.say(f"removed {len(stale)} other inbound rule(s) from {group['GroupId']}")
     if len(stale) == len(group["IpPermissions"]):
-        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[wanted])
+        if ":" in cidr:
+            ranges = {"Ipv6Ranges": [{"CidrIpv6": cidr, "Description": "demo client"}]}
+        else:
+            ranges = {"IpRanges": [{"CidrIp": cidr, "Description": "demo client"}]}
+        ec2.authorize_security_group_ingress(
+            GroupId=group["GroupId"],
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **ranges}],
+        )
     common.say(f"security group {group['GroupId']} lets {cidr} in on TCP {port}, nobody else")
     return group["GroupId"]
 
