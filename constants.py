@@ -10,13 +10,15 @@ message names the variable, the value, what is allowed and where the value came 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from dotenv import dotenv_values, load_dotenv
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 # Fixed names: what the scripts call the things they create, so they can find them again.
 CONTAINER_NAME = "sd-apiserver"
@@ -49,16 +51,43 @@ class SettingError(Exception):
     """A setting is missing or has a value the scripts cannot use."""
 
 
-def _load_env_file() -> tuple[Path, dict[str, str | None]]:
+def _load_env_file() -> tuple[Path, dict[str, str | None], str | None]:
     """Load `$ENV_FILE`, else `.env` beside this file, without overriding the environment.
 
-    Returns the file and the values it set, so that errors can say where a value came from.
+    Returns the file, the values it set (so that errors can say where a value came from) and
+    what is wrong with the file, if anything: that is reported when a setting is first read,
+    so that a script ends in one line rather than failing at import.
     """
-    path = Path(os.environ.get("ENV_FILE") or Path(__file__).with_name(".env"))
-    values = dotenv_values(path) if path.is_file() else {}
-    from_file = {name: value for name, value in values.items() if name not in os.environ}
-    load_dotenv(path, override=False)
-    return path, from_file
+    named = os.environ.get("ENV_FILE")
+    if named is not None and not named.strip():
+        return Path(), {}, "ENV_FILE is empty (in the environment): name a settings file, or unset it"
+    path = Path(named or Path(__file__).with_name(".env"))
+    if named is not None and (not path.exists() or path.is_dir()):
+        problem = "is a folder" if path.is_dir() else "does not exist"
+        return path, {}, f"ENV_FILE={named!r} (from the environment) {problem}: name a settings file"
+    if not path.exists():
+        return path, {}, None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        return path, {}, f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8"
+    except OSError as error:
+        return path, {}, f"cannot read {path}: {error.strerror}"
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # The line itself is not shown: it may hold a secret.
+            return path, {}, f"line {binding.original.line} of {path} is not NAME=value"
+    values = dotenv_values(stream=io.StringIO(text))
+    from_file = {
+        name: value
+        for name, value in values.items()
+        if name not in os.environ and value is not None
+    }
+    for name, value in from_file.items():
+        if "\0" in name + value or "=" in name or not name:
+            return path, {}, f"{path} sets {name!r} to a value with a NUL character or a bad name"
+    os.environ.update(from_file)
+    return path, from_file, None
 
 
 def source(name: str) -> str:
@@ -75,11 +104,22 @@ def _raw(name: str) -> str | None:
     return value or None
 
 
+def _whole_number(value: str) -> int | None:
+    """The value of an ASCII decimal number of at most 9 digits, else None.
+
+    str.isdigit() also accepts '²' and '٣', which int() then refuses or reads differently.
+    """
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else None
+
+
 def _bad(name: str, value: str, allowed: str) -> SettingError:
-    return SettingError(f"{name}={value!r} ({source(name)}) is not valid: {allowed}")
+    shown = repr(value) if len(value) <= 300 else f"{value[:300]!r}... ({len(value)} characters)"
+    return SettingError(f"{name}={shown} ({source(name)}) is not valid: {allowed}")
 
 
 def _missing(name: str, allowed: str) -> SettingError:
+    if name in os.environ:
+        return SettingError(f"{name} is empty ({source(name)}): set it to {allowed}")
     # No ENV_FILE named and no .env beside the scripts: most likely a first run.
     first_run = "ENV_FILE" not in os.environ and not ENV_FILE.is_file()
     hint = "; there is no .env yet: `cp .env.example .env`, then edit it" if first_run else ""
@@ -96,7 +136,7 @@ def _example(name: str, value: str) -> SettingError:
 
 
 def _pattern(regex: str, allowed: str) -> Callable[[str, str], str]:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)  # \d and \w: ASCII only, as AWS wants
 
     def check(name: str, value: str) -> str:
         if not compiled.fullmatch(value):
@@ -107,7 +147,7 @@ def _pattern(regex: str, allowed: str) -> Callable[[str, str], str]:
 
 
 def _id_list(regex: str, allowed: str, most: int) -> Callable[[str, str], list[str]]:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)
 
     def check(name: str, value: str) -> list[str]:
         ids = [part.strip() for part in value.split(",")]
@@ -120,9 +160,10 @@ def _id_list(regex: str, allowed: str, most: int) -> Callable[[str, str], list[s
 
 def _integer(low: int, high: int) -> Callable[[str, str], int]:
     def check(name: str, value: str) -> int:
-        if not value.isdigit() or not low <= int(value) <= high:
+        number = _whole_number(value)
+        if number is None or not low <= number <= high:
             raise _bad(name, value, f"a whole number from {low} to {high}")
-        return int(value)
+        return number
 
     return check
 
@@ -131,16 +172,17 @@ def _numbered(meanings: dict[int, str]) -> Callable[[str, str], int]:
     allowed = ", ".join(f"{number} ({meaning})" for number, meaning in meanings.items())
 
     def check(name: str, value: str) -> int:
-        if not value.isdigit() or int(value) not in meanings:
+        number = _whole_number(value)
+        if number not in meanings:
             raise _bad(name, value, "one of " + allowed)
-        return int(value)
+        return number
 
     return check
 
 
 def _choice(*choices: str) -> Callable[[str, str], str]:
     def check(name: str, value: str) -> str:
-        if value.upper() not in choices:
+        if not value.isascii() or value.upper() not in choices:
             raise _bad(name, value, "one of " + ", ".join(choices))
         return value.upper()
 
@@ -149,22 +191,24 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
 
 def _task_cpu(name: str, value: str) -> int:
     allowed = "one of " + ", ".join(map(str, FARGATE_MEMORY)) + " (1024 = 1 vCPU)"
-    if not value.isdigit() or int(value) not in FARGATE_MEMORY:
+    number = _whole_number(value)
+    if number not in FARGATE_MEMORY:
         raise _bad(name, value, allowed)
-    return int(value)
+    return number
 
 
 def _task_memory(name: str, value: str) -> int:
     cpu = _resolve("TASK_CPU")
     allowed = FARGATE_MEMORY[cpu]
-    if not value.isdigit() or int(value) not in allowed:
+    number = _whole_number(value)
+    if number is None or number not in allowed:
         raise _bad(
             name,
             value,
             f"with TASK_CPU={cpu} Fargate allows {allowed.start} to {allowed.stop - 1} MiB "
             f"in steps of {allowed.step}",
         )
-    return int(value)
+    return number
 
 
 _NAME = r"[A-Za-z0-9_-]{1,255}"
@@ -236,10 +280,14 @@ _SETTINGS: dict[str, Setting] = {
         )
     ),
     "TASK_LIFETIME_MINUTES": Setting(_integer(0, 10080), default="240"),
+    # Seconds an AWS call may take in all, retries included, before the script gives up.
+    "AWS_CALL_TIMEOUT": Setting(_integer(1, 600), default="25"),
 }
 
 
 def _resolve(name: str) -> Any:
+    if _ENV_FILE_PROBLEM:
+        raise SettingError(_ENV_FILE_PROBLEM)
     setting = _SETTINGS[name]
     value = _raw(name) or setting.default
     if value is None:
@@ -271,4 +319,4 @@ def __getattr__(name: str) -> Any:
     return _resolve(name)
 
 
-ENV_FILE, _FROM_FILE = _load_env_file()
+ENV_FILE, _FROM_FILE, _ENV_FILE_PROBLEM = _load_env_file()

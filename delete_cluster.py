@@ -6,8 +6,6 @@ is not an error.
 
 import sys
 
-from botocore.exceptions import ClientError
-
 import common
 import constants
 
@@ -35,7 +33,7 @@ def delete_cluster() -> int:
 
     try:
         response = ecs.delete_cluster(cluster=cluster)
-    except ClientError as error:
+    except common.ClientError as error:
         code = common.aws_error_code(error)
         if code == "ClusterNotFoundException":
             common.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")

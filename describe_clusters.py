@@ -15,7 +15,7 @@ def describe_clusters() -> int:
     response = ecs.describe_clusters(clusters=[constants.CLUSTER_NAME])
     common.show(response)
     if not response["clusters"]:
-        reasons = ", ".join(failure["reason"] for failure in response["failures"])
+        reasons = ", ".join(common.aws_text(f["reason"]) for f in response["failures"])
         raise common.StepFailed(
             f"cluster {constants.CLUSTER_NAME} not found ({reasons}): create it with create_cluster.py"
         )

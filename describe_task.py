@@ -7,8 +7,6 @@ that stops instead ends the wait with its stop code and reasons (exit 1).
 import argparse
 import sys
 
-from botocore.exceptions import ClientError
-
 import common
 import constants
 
@@ -31,23 +29,29 @@ STOP_HINTS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("tasks", nargs="*", help="task ids or ARNs (default: every task of ours)")
     parser.add_argument(
-        "--timeout", type=float, default=600, help="seconds to wait in all (default: 600)"
+        "--timeout",
+        type=common.seconds(0, 86400, zero=False),
+        default=600,
+        help="seconds to wait in all, AWS calls included (default: 600)",
     )
     parser.add_argument(
-        "--interval", type=float, default=5, help="seconds between checks (default: 5)"
+        "--interval",
+        type=common.seconds(0, 3600),
+        default=5,
+        help="seconds between checks (default: 5)",
     )
 
 
 def explain_stop(task: dict) -> str:
     """Why a task stopped: its stop code and reason, each container's reason and exit code."""
     lines = [
-        f"  stopCode: {task.get('stopCode', '-')}",
-        f"  stoppedReason: {task.get('stoppedReason', '-')}",
+        f"  stopCode: {common.aws_text(task.get('stopCode', '-'))}",
+        f"  stoppedReason: {common.aws_text(task.get('stoppedReason', '-'))}",
     ]
     for container in task.get("containers", []):
         lines.append(
-            f"  container {container['name']}: exit code {container.get('exitCode', '-')}, "
-            f"reason: {container.get('reason', '-')}"
+            f"  container {common.aws_text(container['name'])}: exit code "
+            f"{container.get('exitCode', '-')}, reason: {common.aws_text(container.get('reason', '-'))}"
         )
     text = "\n".join(lines)
     hints = [hint for key, hint in STOP_HINTS.items() if key in text]
@@ -68,7 +72,7 @@ def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | No
             interfaces = ec2.describe_network_interfaces(
                 NetworkInterfaceIds=[details["networkInterfaceId"]]
             )["NetworkInterfaces"]
-        except ClientError as error:
+        except common.ClientError as error:
             if common.aws_error_code(error) != "InvalidNetworkInterfaceID.NotFound":
                 raise
             interfaces = []
@@ -154,7 +158,7 @@ def describe_task(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(describe_task, args)
+    return common.run(describe_task, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

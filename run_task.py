@@ -8,8 +8,6 @@ start another while one of ours is running, unless --count or --force says so.
 import argparse
 import sys
 
-from botocore.exceptions import ClientError
-
 import common
 import constants
 
@@ -19,7 +17,7 @@ OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--count",
-        type=task_count,
+        type=common.whole_number(1, 10),
         help="how many tasks to start, 1 to 10 (default: TASK_COUNT); also allows starting "
         "more while ours are running",
     )
@@ -28,17 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def task_count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 10:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 10")
-    return int(text)
-
-
 def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
     """Warn when no ingress rule lets the demos in on `port`, or when one lets everybody in."""
     try:
         groups = ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
-    except ClientError as error:
+    except common.ClientError as error:
         if common.aws_error_code(error) not in common.DENIED_CODES:
             raise
         common.warn(f"could not check the security groups: {common.describe_client_error(error)}")
@@ -86,30 +78,40 @@ def run_task(args: argparse.Namespace) -> int:
         )
     warn_about_security_groups(common.client("ec2"), constants.SEC_GROUP_NAME, port)
 
-    response = ecs.run_task(
-        cluster=constants.CLUSTER_NAME,
-        taskDefinition=task_definition,
-        launchType="FARGATE",
-        platformVersion="LATEST",
-        count=count,
-        networkConfiguration=network_configuration,
-        startedBy=constants.STARTED_BY,
-        tags=[constants.PROJECT_TAG],
-    )
+    with common.outcome_unknown(
+        "a task may have started: list_tasks.py shows it, stop_task.py stops it"
+    ):
+        response = ecs.run_task(
+            cluster=constants.CLUSTER_NAME,
+            taskDefinition=task_definition,
+            launchType="FARGATE",
+            platformVersion="LATEST",
+            count=count,
+            networkConfiguration=network_configuration,
+            startedBy=constants.STARTED_BY,
+            tags=[constants.PROJECT_TAG],
+        )
     common.show(response)
     started = [task["taskArn"] for task in response["tasks"]]
     if response["failures"]:
         for failure in response["failures"]:
             common.say(
-                f"failure: {failure.get('arn', '')} {failure.get('reason', '')} "
-                f"{failure.get('detail', '')}".strip()
+                "failure: "
+                + common.aws_text(
+                    f"{failure.get('arn', '')} {failure.get('reason', '')} "
+                    f"{failure.get('detail', '')}".strip()
+                )
             )
-        for arn in started:
-            # Nothing half-created: a partial start is undone.
+        # Nothing half-created: a partial start is undone, every task tried.
+        def stop(arn: str) -> None:
             ecs.stop_task(
                 cluster=constants.CLUSTER_NAME, task=arn, reason="run_task.py: partial start"
             )
             common.say(f"stopped {common.short_id(arn)}, started alongside the failure")
+
+        failed = common.try_every_task(started, stop)
+        if failed:
+            raise common.unstopped(failed, len(started))
         raise common.StepFailed(
             f"ECS could not start {task_definition} in {constants.CLUSTER_NAME}"
         )

@@ -15,10 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all", action="store_true", help="stop every running task in the cluster, not only ours"
     )
     parser.add_argument(
-        "--timeout", type=float, default=600, help="seconds to wait in all (default: 600)"
+        "--timeout",
+        type=common.seconds(0, 86400, zero=False),
+        default=600,
+        help="seconds to wait in all, AWS calls included (default: 600)",
     )
     parser.add_argument(
-        "--interval", type=float, default=5, help="seconds between checks (default: 5)"
+        "--interval",
+        type=common.seconds(0, 3600),
+        default=5,
+        help="seconds between checks (default: 5)",
     )
 
 
@@ -38,13 +44,19 @@ def stop_tasks(args: argparse.Namespace) -> int:
         common.show({"tasks": []})
         return common.EXIT_OK
 
-    for arn in arns:
+    def stop(arn: str) -> None:
         ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
         common.say(f"stopping task {common.short_id(arn)}")
 
+    # Every task is tried, even when stopping one fails; those are named at the end.
+    failed = common.try_every_task(arns, stop)
+    stopping = [arn for arn in arns if arn not in failed]
+    if not stopping:
+        raise common.unstopped(failed, len(arns))
+
     tasks = common.wait_for_tasks(
         ecs,
-        arns,
+        stopping,
         settled=lambda tasks: all(t["lastStatus"] == "STOPPED" for t in tasks),
         timeout=args.timeout,
         interval=args.interval,
@@ -62,12 +74,14 @@ def stop_tasks(args: argparse.Namespace) -> int:
     )
     for task in tasks:
         common.say(f"task {common.short_id(task['taskArn'])} is STOPPED")
+    if failed:
+        raise common.unstopped(failed, len(arns))
     return common.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(stop_tasks, args)
+    return common.run(stop_tasks, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

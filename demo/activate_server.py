@@ -6,6 +6,9 @@ The key is sent to the server only; it is never printed.
 import os
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import API, Client, check
 

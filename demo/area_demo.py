@@ -7,6 +7,9 @@ Example: python3 area_demo.py --input shop.mp4 --area 0.5,0,1,0.5 --area 0.5,0.5
 import argparse
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import API
 

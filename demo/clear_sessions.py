@@ -2,6 +2,9 @@
 
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import Client, check
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import math
 import os
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from itertools import groupby
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import cv2
 
+import interrupts
 import media
 from media import FRAME_SIZE, Image, InputError, Video
 from sdclient import (
@@ -113,7 +116,7 @@ def transport_value(text: str) -> int:
 
 
 def port_number(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
     return int(text)
 
@@ -123,7 +126,7 @@ def positive(text: str) -> float:
         value = float(text)
     except ValueError:
         value = 0
-    if value <= 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
     return value
 
@@ -168,18 +171,30 @@ def say(message: str) -> None:
 
 
 def run(body: Callable[[], int]) -> int:
-    """Run a demo, turning every expected failure into one line on stderr."""
+    """Run a demo, turning every expected failure into one line on stderr.
+
+    Ctrl-C, SIGTERM and SIGHUP end it with 128 + the signal once its session is deleted.
+    """
     try:
-        return body()
+        with interrupts.raising():
+            return body()
     except InputError as error:
         say(f"error: {error}")
         return 2
     except ApiError as error:
         say(f"error: {error}")
         return 1
+    except interrupts.Interrupted as stop:
+        say(stop.line)
+        return stop.exit_code
     except KeyboardInterrupt:
         say("interrupted")
         return 130
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        say("error: standard output was closed before the results were written")
+        return 1
 
 
 def print_json(value) -> None:
@@ -306,11 +321,11 @@ def analyse_video(
     not per frame (1: wait for each answer). The results are fetched once, at the end.
     Returns the session's DetectionOutput and the indices of the frames sent.
     """
-    session_id = create_session(api, settings)
     progress = ProgressBar(media.sampled_count(video, fps))
     clock = clock or StageClock()
     sent: list[int] = []
     answered = 0
+    session_id = None
 
     def receive_one() -> None:
         nonlocal answered
@@ -320,6 +335,8 @@ def analyse_video(
         progress.step()
 
     try:
+        with interrupts.deferred():  # a session created must be known, to be deleted
+            session_id = create_session(api, settings)
         for index, frame in media.frames(video, fps):
             clock.lap("decode")
             frame = media.fit(frame, size)
@@ -341,10 +358,12 @@ def analyse_video(
         api.close()  # answers may be in flight; delete the session over a fresh connection
         raise
     finally:
-        try:
-            api.call("deleteSession", session_id)
-        except ApiError as error:
-            say(f"warning: could not delete session {session_id}: {error}")
+        if session_id is not None:
+            with interrupts.deferred():
+                try:
+                    api.call("deleteSession", session_id)
+                except ApiError as error:
+                    say(f"warning: could not delete session {session_id}: {error}")
     if sent:
         frame_format = "raw RGB" if raw else "JPEG"
         say(
@@ -356,8 +375,8 @@ def analyse_video(
 def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
     """The demos' common flow: analyse the input, print the answer, write the annotated copy."""
     source = media.open_input(args.input)
-    if args.output and not Path(args.output).resolve().parent.is_dir():
-        raise InputError(f"{args.output}: its folder does not exist")
+    if args.output:
+        check_output(args.output, source)
     with Client(endpoint(args), timeout=args.timeout) as api:
         if isinstance(source, Image):
             output = api.call("runDetection", encoded(media.image_jpeg(source, size)), settings)
@@ -367,14 +386,47 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
             raw = sends_raw(args.frame_format, api.endpoint)
             in_flight = 1 if args.one_at_a_time else IN_FLIGHT
             output, frames = analyse_video(api, source, settings, args.fps, size, raw, in_flight)
+    check_answer(output, "runDetection" if isinstance(source, Image) else "clearSession")
     if args.json:
         print_json(output)
     else:
-        print("\n".join(summary(output, frames)))
+        print("\n".join(summary(output, frames)) or "the answer holds no results")
     if args.output:
         annotate(source, output, settings, args.output, args.fps)
         say(f"annotated copy written to {args.output}")
     return 0
+
+
+IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_OUTPUTS = (".mp4", ".avi")
+
+
+def check_output(path_text: str, source: Image | Video) -> None:
+    """Refuse, before anything is sent, an --output that cannot take the annotated copy."""
+    path = Path(path_text)
+    image = isinstance(source, Image)
+    suffixes = IMAGE_OUTPUTS if image else VIDEO_OUTPUTS
+    if path.suffix.lower() not in suffixes:
+        kinds = ".jpg or .png (or .jpeg, .bmp, .webp, .tif)" if image else ".mp4 or .avi"
+        raise InputError(
+            f"--output {path_text}: the annotated copy of {'an image' if image else 'a video'} "
+            f"is a {kinds}"
+        )
+    try:
+        folder = path.resolve().parent
+        if not folder.is_dir():
+            raise InputError(f"{path_text}: its folder does not exist")
+        if path.is_dir():
+            raise InputError(f"--output {path_text} is a folder")
+        if path.resolve() == source.path.resolve() or (
+            path.exists() and os.path.samefile(path, source.path)
+        ):
+            raise InputError(f"--output {path_text}: that is the input itself; pick another name")
+        with tempfile.TemporaryFile(dir=folder):  # can a file be made there?
+            pass
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise InputError(f"--output {path_text!r}: cannot write there ({reason})") from None
 
 
 def _direction(detected) -> str:
@@ -386,8 +438,35 @@ def _direction(detected) -> str:
 def _count(objects: list) -> str:
     if not objects:
         return "none"
-    names = sorted({o.name for o in objects})
-    return ", ".join(f"{sum(o.name == name for o in objects)} {name}" for name in names)
+    names = sorted({_name(o) for o in objects})
+    return ", ".join(f"{sum(_name(o) == name for o in objects)} {name}" for name in names)
+
+
+# The server may leave optional fields out: the summary says so rather than fail.
+def _name(detected) -> str:
+    return str(detected.name or "object")
+
+
+def _frame(detected) -> int:
+    return detected.frameIndex if isinstance(detected.frameIndex, int) else 0
+
+
+def _confidence(detected) -> str:
+    value = detected.confidence
+    return f"{value:.2f}" if isinstance(value, float | int) else "?"
+
+
+def check_answer(output, doing: str) -> None:
+    """Refuse a DetectionOutput the demos cannot read: a list with a hole, a pair missing half."""
+    results = [output.objDetResult, output.socialDetResult, output.lineCrossResult]
+    results += [output.maskDetResult, output.alprResult]
+    for result in filter(None, results):
+        for field in ("objects", "violations"):
+            items = getattr(result, field, None) or []
+            if any(item is None for item in items):
+                raise ApiError(f"{doing}: the server's answer has an empty item in {field}")
+            if field == "violations" and any(v.first is None or v.second is None for v in items):
+                raise ApiError(f"{doing}: the server's answer has a violation without its objects")
 
 
 def summary(output, frames: list[int]) -> list[str]:
@@ -395,11 +474,11 @@ def summary(output, frames: list[int]) -> list[str]:
     lines = []
     if output.objDetResult is not None:
         objects = output.objDetResult.objects or []
-        ids = sorted({o.objectId for o in objects})
+        ids = sorted({o.objectId for o in objects if isinstance(o.objectId, int)})
         lines.append(f"objects: {len(ids)} distinct ({', '.join(map(str, ids)) or 'none'})")
         found: dict[int, list] = {index: [] for index in frames}
         for detected in objects:
-            found.setdefault(detected.frameIndex, []).append(detected)
+            found.setdefault(_frame(detected), []).append(detected)
         counts = [(index, _count(found[index])) for index in sorted(found)]
         for count, run in groupby(counts, key=lambda pair: pair[1]):
             indices = [index for index, _ in run]
@@ -410,7 +489,7 @@ def summary(output, frames: list[int]) -> list[str]:
         lines.append(f"line crossings: {len(crossings)}")
         for crossing in crossings:
             lines.append(
-                f"  frame {crossing.second.frameIndex}: {crossing.second.name} "
+                f"  frame {_frame(crossing.second)}: {_name(crossing.second)} "
                 f"{crossing.second.objectId} crossed {_direction(crossing.second)}"
             )
     if output.socialDetResult is not None:
@@ -418,20 +497,21 @@ def summary(output, frames: list[int]) -> list[str]:
         lines.append(f"social distancing violations: {len(violations)}")
         for violation in violations:
             lines.append(
-                f"  frame {violation.first.frameIndex}: {violation.first.objectId} and "
+                f"  frame {_frame(violation.first)}: {violation.first.objectId} and "
                 f"{violation.second.objectId} too close"
             )
     if output.maskDetResult is not None:
         faces = output.maskDetResult.objects or []
         lines.append(f"faces: {len(faces)}")
-        lines += [f"  frame {f.frameIndex}: {f.name} ({f.confidence:.2f})" for f in faces]
+        lines += [f"  frame {_frame(f)}: {_name(f)} ({_confidence(f)})" for f in faces]
     if output.alprResult is not None:
         plates = output.alprResult.objects or []
         lines.append(f"licence plates: {len(plates)}")
         for plate in plates:
-            best = max(plate.detections or [], key=lambda d: d.confidence or 0, default=None)
-            text = f"{best.plate} ({best.confidence:.2f})" if best else "unread"
-            lines.append(f"  frame {plate.frameIndex}: {text}")
+            readings = [d for d in plate.detections or [] if d is not None]
+            best = max(readings, key=lambda d: _confidence(d) != "?" and d.confidence, default=None)
+            text = f"{best.plate} ({_confidence(best)})" if best else "unread"
+            lines.append(f"  frame {_frame(plate)}: {text}")
     return lines
 
 
@@ -445,14 +525,27 @@ def _flagged(output) -> dict[int, set[int]]:
         pairs += [(c.second,) for c in output.lineCrossResult.violations or []]
     for pair in pairs:
         for detected in pair:
-            flagged.setdefault(detected.frameIndex, set()).add(detected.objectId)
+            flagged.setdefault(_frame(detected), set()).add(detected.objectId)
     return flagged
 
 
 def annotate(source: Image | Video, output, settings, path: str, fps: float) -> None:
+    """Write the annotated copy to `path`, whole or not at all (a partial copy is removed)."""
+    final = Path(path)
+    partial = final.with_name(f".{final.stem}.partial{final.suffix}")  # the suffix picks the format
+    try:
+        _draw_copy(source, output, settings, str(partial), fps)
+        os.replace(partial, final)
+    except (InputError, OSError):
+        raise InputError(f"{path}: cannot write the annotated copy there") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _draw_copy(source: Image | Video, output, settings, path: str, fps: float) -> None:
     objects: dict[int, list] = {}
     for detected in (output.objDetResult.objects if output.objDetResult else None) or []:
-        objects.setdefault(detected.frameIndex, []).append(detected)
+        objects.setdefault(_frame(detected), []).append(detected)
     flagged = _flagged(output)
     if isinstance(source, Image):
         pixels = source.pixels.copy()

@@ -5,6 +5,9 @@ Example: python3 detection_demo.py --host 54.210.1.2 --input street.jpg --output
 
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import API
 

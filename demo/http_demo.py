@@ -11,14 +11,18 @@ The REST contract is inferred from the vendor's sample client: POST /v1/detect, 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import requests
+import urllib3
 
 import democli
 import media
@@ -27,8 +31,8 @@ from media import Image, InputError
 from sdclient import DEFAULT_PORT, ApiError
 
 TYPES = ("object", "mask", "alpr")
-IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png")
 MAX_AREAS = 2
+MAX_ANSWER = 16 * 1024 * 1024  # far more than any list of detections
 
 
 def timeout_value(text: str) -> float:
@@ -120,19 +124,6 @@ def settings(args: argparse.Namespace) -> dict:
     return {"type": args.type, "params": {"areas": areas}}
 
 
-def check_output(output: str | None, source: Path) -> None:
-    """Refuse an --output that cannot be written, before anything is sent."""
-    if not output:
-        return
-    path = Path(output)
-    if path.suffix.lower() not in IMAGE_OUTPUTS:
-        raise InputError(f"{output}: the annotated copy of an image is a .jpg or .png")
-    if not path.resolve().parent.is_dir():
-        raise InputError(f"{output}: its folder does not exist")
-    if path.resolve() == source.resolve():
-        raise InputError(f"{output}: that is the input; choose another name")
-
-
 def one_line(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
@@ -145,47 +136,66 @@ def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
         "settings": ("settings", json.dumps(settings_part), "application/json"),
     }
     try:
-        response = requests.post(url, files=files, timeout=(timeout, timeout))
+        with requests.post(url, files=files, timeout=(timeout, timeout), stream=True) as response:
+            body = response.raw.read(MAX_ANSWER + 1, decode_content=True)
     except requests.Timeout:
         raise ApiError(
             f"no answer from {url} within {timeout:g}s (--timeout sets the limit)"
         ) from None
     except requests.ConnectionError as error:
+        if "aborted" in str(error):  # connected, then the server closed without an answer
+            raise ApiError(f"the server at {url} dropped the connection: {reason(error)}") from None
         raise ApiError(f"cannot reach the REST server at {url}: {reason(error)}") from None
-    except requests.RequestException as error:
-        raise ApiError(f"the request to {url} failed: {reason(error)}") from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+        raise ApiError(f"the answer from {url} broke off: {reason(error)}") from None
+    if len(body) > MAX_ANSWER:
+        raise ApiError(f"the answer from {url} is larger than {MAX_ANSWER} bytes")
     try:
-        answer = response.json()
+        answer = json.loads(body)
     except ValueError:
         answer = None
     if response.status_code != 200:
         detail = answer.get("error") if isinstance(answer, dict) else None
         raise ApiError(
-            f"the server answered HTTP {response.status_code} {response.reason or ''}".rstrip()
+            one_line(f"the server answered HTTP {response.status_code} {response.reason or ''}")
             + (f": {one_line(str(detail))}" if detail else "")
         )
-    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
-        raise ApiError(
-            f"the answer from {url} is not the REST API's JSON: {one_line(response.text, 80)!r}"
-        )
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if isinstance(status, str) and status.strip().isascii() and status.strip().isdigit():
+        answer["status"] = int(status)  # lenient: a number sent as text
+    elif isinstance(status, bool) or not isinstance(status, int):
+        text = body[:80].decode("utf-8", "replace")
+        raise ApiError(f"the answer from {url} is not the REST API's JSON: {one_line(text)!r}")
     return answer
 
 
-def reason(error: requests.RequestException) -> str:
+def reason(error: BaseException) -> str:
     """The innermost cause of a requests failure, e.g. 'Connection refused'."""
-    cause: BaseException | None = error
-    while cause is not None:
+    cause, seen = error, {id(error)}
+    while True:
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-        inner = cause.__cause__ or cause.__context__ or (cause.args[-1] if cause.args else None)
-        cause = inner if isinstance(inner, BaseException) and inner is not cause else None
-    return one_line(str(error), 120)
+        inner = cause.__cause__ or cause.__context__
+        inner = inner or next(
+            (a for a in reversed(cause.args) if isinstance(a, BaseException)), None
+        )
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        cause = inner
+    if isinstance(cause, http.client.BadStatusLine) and not isinstance(
+        cause, http.client.RemoteDisconnected
+    ):
+        return "its answer is not HTTP"
+    return one_line(str(cause) or type(cause).__name__, 120)
 
 
 def detections(answer: dict) -> list[SimpleNamespace]:
     """The `data` entries of every result, leniently: entries without a box keep what they have."""
     found = []
     results = answer.get("result")
+    if isinstance(results, dict):
+        results = [results]  # lenient: one result not wrapped in a list
     for result in results if isinstance(results, list) else []:
         data = result.get("data") if isinstance(result, dict) else None
         for entry in data if isinstance(data, list) else []:
@@ -223,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.input}: the REST mode takes one image; a video needs the Thrift demos"
         )
-    check_output(args.output, source.path)
+    if args.output:
+        democli.check_output(args.output, source)
     size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
     url = f"http://{args.host}:{args.port}/v1/detect"
     if ":" in args.host and not args.host.startswith("["):

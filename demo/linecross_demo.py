@@ -7,6 +7,9 @@ Example: python3 linecross_demo.py --input door.mp4 --line 0,0.6,1,0.6 --in-poin
 
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import API
 

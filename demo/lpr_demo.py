@@ -5,6 +5,9 @@ Example: python3 lpr_demo.py --input gate.mp4 --region us
 
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 import media
 from sdclient import API

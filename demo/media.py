@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
+import imagesize
 
 FRAME_SIZE = (640, 480)  # what the server expects for person detection
 PLATE_FRAME_SIZE = (1920, 1080)  # licence plates: up to full HD
 JPEG_QUALITY = 90
+# An image or video frame larger than this is refused from its header, before it is decoded:
+# a 5 KB JPEG can claim 32000x32000 pixels, 3 GB once decoded.
+MAX_PIXELS = 50_000_000
+# Files only OpenCV reads as images are decoded whole; past this size they are tried as video.
+MAX_IMAGE_FILE = 256 * 1024 * 1024
+# OpenCV's own limit for what it decodes, for formats imagesize cannot read the header of; OpenCV
+# reads it when it loads, so it holds only if this module imports cv2 first in the process.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 class InputError(Exception):
@@ -33,29 +45,84 @@ class Video:
 
 
 def open_input(path_text: str) -> Image | Video:
-    """Read `path_text` as an image if it decodes as one, else as a video, else InputError."""
+    """Read `path_text` as an image if it decodes as one, else as a video, else InputError.
+
+    An image or a video whose header claims more than MAX_PIXELS is refused undecoded.
+    """
     path = Path(path_text)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
+    try:
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        if not path.is_file():
+            raise InputError(f"{path}: not a file")
+        size = path.stat().st_size
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path_text!r}: not a usable path ({_reason(error)})") from None
+    claimed = image_size(path)
+    if claimed:
+        _check_pixels(path, "image", *claimed)
+    if claimed or size <= MAX_IMAGE_FILE:
+        image = _decode_image(path)
+        if image is not None:
+            return image
+    return _open_video(path)
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image's header, without decoding it; None if not an image."""
+    try:
+        width, height = imagesize.get(path)  # reads the header only
+    except Exception:  # noqa: BLE001 - any file: a damaged header raises many kinds
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _check_pixels(path: Path, what: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{path}: the {what} claims {width}x{height} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000} Mpx the demos decode: shrink it first"
+        )
+
+
+def _decode_image(path: Path) -> Image | None:
     try:
         data = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read it: {error.strerror}") from None
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if pixels is not None:
-        return Image(path, data, pixels)
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error:  # OpenCV's pixel limit, for a header imagesize could not read
+        raise InputError(
+            f"{path}: an image larger than the {MAX_PIXELS // 1_000_000} Mpx the demos decode"
+        ) from None
+    return None if pixels is None else Image(path, data, pixels)
+
+
+def _open_video(path: Path) -> Video:
     capture = cv2.VideoCapture(str(path))
     try:
-        readable = capture.isOpened() and capture.read()[0]
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        readable = capture.isOpened()
+        if readable:
+            width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+            height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+            _check_pixels(path, "video", width, height)
+            readable = capture.read()[0]
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = fps if math.isfinite(fps) and fps > 0 else 25.0
+        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        count = int(count) if math.isfinite(count) and count > 0 else 0
+    except cv2.error:
+        readable = False
     finally:
         capture.release()
     if not readable:
         raise InputError(f"{path}: not an image or a video that can be decoded")
     return Video(path, fps, count)
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error)
 
 
 def fit(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -64,9 +131,8 @@ def fit(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scale = min(size[0] / width, size[1] / height)
     if scale >= 1:
         return pixels
-    return cv2.resize(
-        pixels, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-    )
+    shrunk = (max(1, round(width * scale)), max(1, round(height * scale)))  # 10000x2 stays 1 high
+    return cv2.resize(pixels, shrunk, interpolation=cv2.INTER_AREA)
 
 
 def jpeg(pixels: np.ndarray) -> bytes:
@@ -114,9 +180,17 @@ def sampled_count(video: Video, fps: float) -> int:
 GREEN, RED, YELLOW, CYAN = (0, 200, 0), (0, 0, 255), (0, 220, 255), (255, 200, 0)
 
 
-def _px(pixels: np.ndarray, x: float, y: float) -> tuple[int, int]:
+def _px(pixels: np.ndarray, x: float | None, y: float | None) -> tuple[int, int]:
+    """Pixel of a normalized point; a coordinate the server left out or sent as NaN counts as
+    0, and one far outside the picture is drawn at its edge's neighbourhood."""
     height, width = pixels.shape[:2]
-    return round(x * width), round(y * height)
+    return _scale(x, width), _scale(y, height)
+
+
+def _scale(value: float | None, pixels: int) -> int:
+    if not isinstance(value, float | int) or not math.isfinite(value):
+        value = 0.0
+    return round(min(max(value, -1.0), 2.0) * pixels)
 
 
 def draw_objects(pixels: np.ndarray, objects: list, flagged: set[int]) -> None:

@@ -3,14 +3,16 @@
     with Client(Endpoint.from_settings()) as api:
         status = api.call("getStatus")
 
-`Client.call` turns every transport failure into `ApiError` and reopens the connection on
-the next call (thriftpy2 does not match replies to requests, so a connection that failed once
-cannot be trusted again). `check` turns a non-SUCCESS `ResultCode` into `ApiError`.
+The wire is Thrift's strict binary protocol, unframed, as the server speaks it. `Client.call`
+turns every failure, including anything the peer sends that is not a valid answer, into
+`ApiError`, and reopens the connection on the next call (a connection that failed once cannot
+be trusted again). `check` turns a non-SUCCESS `ResultCode` into `ApiError`.
 """
 
 from __future__ import annotations
 
 import socket
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,23 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import thriftpy2
-from thriftpy2.protocol import TCyBinaryProtocolFactory
-from thriftpy2.rpc import make_client
-from thriftpy2.thrift import TApplicationException, TException, TPayload, args_to_kwargs
-from thriftpy2.transport import TCyBufferedTransportFactory, TTransportException
+from thriftpy2.protocol.cybin import TCyBinaryProtocol
+from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, args_to_kwargs
+from thriftpy2.transport.buffered import TCyBufferedTransport
+from thriftpy2.transport.memory import TCyMemoryBuffer
 
 import result_codes
+import wire
 
 API = thriftpy2.load(str(Path(__file__).with_name("api.thrift")), module_name="sdapi_thrift")
 
 TCP, UNIX = 1, 2
 DEFAULT_PORT = 9090
 DEFAULT_UNIX_SOCKET = "/var/data/apiserver.sock"
-# thriftpy2 waits 3 s by default; a busy server working on a full-HD frame can take longer.
+# A busy server working on a full-HD frame can take a while.
 DEFAULT_TIMEOUT = 60.0
-
-PROTOCOL = TCyBinaryProtocolFactory()  # strict binary, as the server speaks
-TRANSPORT = TCyBufferedTransportFactory()  # buffered, unframed
+MIN_TIMEOUT = 0.001  # s: what a socket can wait, at least
+MAX_TIMEOUT = 1e8  # s (three years): past this the operating system refuses the timeout
 
 
 class ApiError(Exception):
@@ -90,31 +92,50 @@ def require_complete(value: Any, path: str = "") -> None:
 
 
 class Client:
-    """One connection to the server, opened on first use and reopened after a failure."""
+    """One connection to the server, opened on first use and reopened after a failure.
+
+    Every answer is read whole and checked (see wire.py) before it is decoded, and must answer
+    the call it is read for: the same method and sequence id.
+    """
 
     def __init__(self, endpoint: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self._client: Any = None
-        self.in_flight = 0  # calls sent whose answers are not read yet
+        # A socket timeout of 0 would mean "never wait"; below a millisecond rounds up to it.
+        self.seconds = min(max(timeout, MIN_TIMEOUT), MAX_TIMEOUT)
+        self._sock: socket.socket | None = None
+        self._reader: wire.MessageReader | None = None
+        self._oprot: TCyBinaryProtocol | None = None
+        self._pending: deque[tuple[str, int]] = deque()  # calls sent, answers not read yet
+        self._seqid = 0
 
-    def _connect(self) -> Any:
-        options: dict[str, Any] = {
-            "proto_factory": PROTOCOL,
-            "trans_factory": TRANSPORT,
-            "timeout": int(self.timeout * 1000),
-        }
-        if self.endpoint.transport == UNIX:
-            options["unix_socket"] = self.endpoint.unix_socket
-        else:
-            options.update(host=self.endpoint.host, port=self.endpoint.port)
+    @property
+    def in_flight(self) -> int:
+        """Calls sent whose answers are not read yet."""
+        return len(self._pending)
+
+    def _connect(self) -> None:
         try:
-            return make_client(API.DetectionApi, **options)
-        except (TTransportException, OSError) as error:
+            if self.endpoint.transport == UNIX:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.seconds)
+                    sock.connect(self.endpoint.unix_socket)
+                except BaseException:
+                    sock.close()
+                    raise
+            else:
+                address = (self.endpoint.host, self.endpoint.port)
+                sock = socket.create_connection(address, timeout=self.seconds)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, ValueError) as error:  # ValueError: a path or name no socket takes
             raise ApiError(
                 f"cannot reach the API server over {self.endpoint}: {_reason(error)}"
                 f"{_reach_hint(self.endpoint)}"
             ) from None
+        self._sock, self._reader = sock, wire.MessageReader(sock)
+        # Calls go out through thriftpy2's buffered transport: one buffer, reused.
+        self._oprot = TCyBinaryProtocol(TCyBufferedTransport(_Sender(sock)))
 
     def call(self, method: str, *args: Any) -> Any:
         """Call `method` on the server and wait for its answer; any failure becomes ApiError."""
@@ -132,49 +153,96 @@ class Client:
                 require_complete(arg)
             except ValueError as error:
                 raise ApiError(f"{method}: {error}") from None
-        if self._client is None:
-            self._client = self._connect()
-        arguments = getattr(API.DetectionApi, method + "_args").thrift_spec
+        arguments = getattr(API.DetectionApi, method + "_args")
+        self.send_struct(method, arguments(**args_to_kwargs(arguments.thrift_spec, *args)))
+
+    def send_struct(self, method: str, arguments: TPayload) -> None:
+        """Send `arguments` (any struct) as a call to `method`; `receive` reads its answer."""
+        if self._sock is None:
+            self._connect()
         with self._translate_errors(method):
-            # thriftpy2's TClient has no public split of a call into its send and its receive.
-            self._client._send(method, **args_to_kwargs(arguments, *args))
-        self.in_flight += 1
+            self._sock.settimeout(self.seconds)
+            self._oprot.write_message_begin(method, TMessageType.CALL, self._seqid)
+            arguments.write(self._oprot)
+            self._oprot.write_message_end()
+            self._oprot.trans.flush()
+        self._pending.append((method, self._seqid))
+        self._seqid = (self._seqid + 1) & 0x7FFFFFFF
 
     def receive(self, method: str) -> Any:
         """The answer to the oldest call sent and not yet received, which must be `method`."""
+        sent, seqid = self._pending[0]
+        assert sent == method, f"the oldest call in flight is {sent}, not {method}"
         with self._translate_errors(method):
-            answer = self._client._recv(method)
-        self.in_flight -= 1
-        return answer
+            message = self._reader.read(self.seconds)
+        self._pending.popleft()
+        try:
+            return self._decode(method, seqid, message)
+        except ApiError:
+            self.close()
+            raise
+
+    def _decode(self, method: str, seqid: int, message: bytes) -> Any:
+        protocol = TCyBinaryProtocol(TCyMemoryBuffer(message), strict_decode=True)
+        try:
+            name, kind, answer_seqid = protocol.read_message_begin()
+            if kind == TMessageType.EXCEPTION:
+                error = TApplicationException()
+                error.read(protocol)
+                raise ApiError(f"{method}: the server could not handle the call: {error}")
+            if kind != TMessageType.REPLY:
+                raise ApiError(f"{method}: the server sent a Thrift message that is not a reply")
+            if name != method or answer_seqid != seqid:
+                raise ApiError(
+                    f"{method}: the server's answer is for another call ({name} #{answer_seqid}), "
+                    f"not for {method} #{seqid}"
+                )
+            result = getattr(API.DetectionApi, method + "_result")()
+            result.read(protocol)
+        except ApiError:
+            raise
+        except Exception as error:  # noqa: BLE001 - foreign bytes: any decoding failure
+            raise ApiError(
+                f"{method}: the server's answer cannot be decoded ({type(error).__name__}: "
+                f"{str(error)[:120]})"
+            ) from None
+        if result.success is None:
+            raise ApiError(f"{method}: the server's answer carries no result")
+        return result.success
 
     @contextmanager
     def _translate_errors(self, method: str) -> Iterator[None]:
         try:
             yield
-        except (TTransportException, OSError, EOFError) as error:
+        except TimeoutError:
             self.close()
-            if isinstance(error, socket.timeout) or "timed out" in str(error):
-                raise ApiError(
-                    f"{method}: no answer from the API server over {self.endpoint} "
-                    f"within {self.timeout:.0f}s (--timeout sets the limit)"
-                ) from None
+            raise ApiError(
+                f"{method}: no answer from the API server over {self.endpoint} "
+                f"within {self.timeout:g}s (--timeout sets the limit)"
+            ) from None
+        except wire.Closed as error:
+            self.close()
+            raise ApiError(
+                f"{method}: lost the connection to the API server over {self.endpoint}: {error}"
+            ) from None
+        except wire.WireError as error:
+            self.close()
+            raise ApiError(
+                f"{method}: {error} (is {self.endpoint} the SmartyzeDetect API server?)"
+            ) from None
+        except OSError as error:
+            self.close()
             raise ApiError(
                 f"{method}: lost the connection to the API server over {self.endpoint}: "
                 f"{_reason(error)}"
             ) from None
-        except TApplicationException as error:
-            self.close()
-            raise ApiError(f"{method}: the server could not handle the call: {error}") from None
-        except TException as error:
-            self.close()
-            raise ApiError(f"{method}: {type(error).__name__}: {error}") from None
 
     def close(self) -> None:
         """Drop the connection (and any answers in flight); the next call opens a new one."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        self.in_flight = 0
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = self._reader = self._oprot = None
+        self._pending.clear()
 
     def __enter__(self) -> Client:
         return self
@@ -183,13 +251,20 @@ class Client:
         self.close()
 
 
+class _Sender:
+    """What thriftpy2's buffered transport writes to: the socket, whole buffers at a time."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.write = sock.sendall
+
+    def flush(self) -> None:
+        pass
+
+
 def _reason(error: BaseException) -> str:
-    cause = error.__cause__ or error.__context__
-    for candidate in (error, cause):
-        if isinstance(candidate, OSError) and candidate.strerror:
-            return candidate.strerror
-    text = str(error) or type(error).__name__
-    return text.split(": ", 1)[-1] if "Could not connect" in text else text
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
 
 
 def _reach_hint(endpoint: Endpoint) -> str:

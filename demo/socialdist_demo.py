@@ -8,6 +8,9 @@ Example: python3 socialdist_demo.py --input hall.mp4 \\
 
 import sys
 
+import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
+
+# isort: split
 import democli
 from sdclient import API
 

@@ -6,6 +6,7 @@ import sys
 
 
 def _stop_during_startup(signum: int, _frame) -> None:
+    os.write(2, b"local API server stopped during start-up\n")
     os._exit(0 if signum == signal.SIGTERM else 128 + signum)
 
 

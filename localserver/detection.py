@@ -60,8 +60,14 @@ class HogPersonDetector:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
+    MAX_PIXELS = 4_000_000  # its time grows with the pixels: larger frames are shrunk first
+
     def __call__(self, image: np.ndarray, env: int) -> list[Box]:
         height, width = image.shape[:2]
+        if width * height > self.MAX_PIXELS:  # boxes are normalized, so unchanged by the scale
+            scale = math.sqrt(self.MAX_PIXELS / (width * height))
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         rects, weights = self.hog.detectMultiScale(
             image, winStride=(8, 8), padding=(8, 8), scale=self.SCALES.get(env, 1.05)
         )

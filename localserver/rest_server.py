@@ -130,7 +130,7 @@ class RestApp:
             raise BadRequest(400, "both parts are needed: media and settings")
         try:
             settings = json.loads(settings_text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
             raise BadRequest(400, "settings is not JSON") from None
         if not isinstance(settings, dict):
             raise BadRequest(400, "settings is not a JSON object")

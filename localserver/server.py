@@ -8,7 +8,7 @@ Configured like the real server, from the environment (flags override):
   SD_API_LICENSE_KEY  activates at start; REST cannot start without it
 Persons are found with OpenCV's HOG people detector (or, with --detector marker, as solid
 green figures); masks and licence plates answer ERR_UNSUPPORTED (status 5).
-SIGTERM stops it with exit 0, at any moment; Ctrl-C with 130.
+SIGTERM stops it with exit 0, at any moment; Ctrl-C with 130, SIGHUP with 129.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def positive_seconds(text: str) -> float:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from localserver.detection import DETECTORS
+    from localserver.images import DEFAULT_MAX_PIXELS
 
     doc = (__doc__ or "").strip().splitlines()
     parser = Parser(
@@ -78,19 +79,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--detector", choices=sorted(DETECTORS), default="hog")
     parser.add_argument(
         "--max-sessions",
-        type=partial_number(1, 1024, "--max-sessions"),
+        type=whole_number_flag(1, 1024, "--max-sessions"),
         default=max(1, (os.cpu_count() or 2) - 1),
         help="concurrent sessions (default: threads - 1, at least 1)",
     )
     parser.add_argument(
         "--max-pixels",
-        type=partial_number(1, 1 << 31, "--max-pixels"),
-        default=50_000_000,
-        help="largest picture, read from its header before decoding (default: 50000000)",
+        type=whole_number_flag(1, 1 << 31, "--max-pixels"),
+        default=DEFAULT_MAX_PIXELS,
+        help=f"largest picture, read from its header before decoding (default: {DEFAULT_MAX_PIXELS})",
     )
     parser.add_argument(
         "--max-message",
-        type=partial_number(1024, 1 << 31, "--max-message"),
+        type=whole_number_flag(1024, 1 << 31, "--max-message"),
         default=DEFAULT_MAX_MESSAGE,
         help=f"largest Thrift message or REST request in bytes (default: {DEFAULT_MAX_MESSAGE})",
     )
@@ -129,7 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def partial_number(low: int, high: int, what: str):
+def whole_number_flag(low: int, high: int, what: str):
+    """An argparse type: a whole number in [low, high]."""
+
     def parse(text: str) -> int:
         try:
             return whole_number(text, what, low, high)
@@ -152,8 +155,14 @@ def setting(flag_value: str | None, flag: str, variable: str, default: str) -> t
 # --- listening
 
 
-class InUse(Exception):
-    """The port or socket path is taken: the server refuses to start."""
+class CannotListen(Exception):
+    """The port or socket path is taken, or cannot be bound: the server refuses to start."""
+
+
+def shown(text: object) -> str:
+    """A path or address for a one-line message: quoted when it holds unprintable characters."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
 
 
 def listen_tcp(host: str, port: int) -> socket.socket:
@@ -166,17 +175,22 @@ def listen_tcp(host: str, port: int) -> socket.socket:
     try:
         listener.bind((host, port))
         listener.listen(128)
-    except OSError as error:
+    except (OSError, UnicodeError, ValueError) as error:  # a host that is no address at all
         listener.close()
-        if error.errno == errno.EADDRINUSE:
-            raise InUse(f"TCP {host}:{port} is in use by another program") from None
-        raise
+        if getattr(error, "errno", None) == errno.EADDRINUSE:
+            raise CannotListen(f"TCP {shown(host)}:{port} is in use by another program") from None
+        reason = getattr(error, "strerror", None) or error
+        raise CannotListen(f"TCP {shown(host)}:{port}: {reason}") from None
     return listener
 
 
 def listen_unix(path: Path) -> socket.socket:
     """A listening Unix socket; a live socket file is refused, a stale one replaced."""
-    if path.is_socket():
+    try:
+        is_socket, taken = path.is_socket(), path.exists() or path.is_symlink()
+    except OSError as error:  # e.g. a name too long for the file system
+        raise CannotListen(f"Unix socket {shown(path)}: {error.strerror or error}") from None
+    if is_socket:
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(str(path))
@@ -185,20 +199,21 @@ def listen_unix(path: Path) -> socket.socket:
         except OSError:
             pass  # bind below says what is wrong
         else:
-            raise InUse(f"Unix socket {path} is in use by a running server")
+            raise CannotListen(f"Unix socket {shown(path)} is in use by a running server")
         finally:
             probe.close()
-    elif path.exists() or path.is_symlink():
-        raise InUse(f"{path} exists and is not a socket; it is left alone")
+    elif taken:
+        raise CannotListen(f"{shown(path)} exists and is not a socket; it is left alone")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(str(path))
         listener.listen(128)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the path
         listener.close()
-        if error.errno == errno.EADDRINUSE:
-            raise InUse(f"Unix socket {path} is in use") from None
-        raise
+        if getattr(error, "errno", None) == errno.EADDRINUSE:
+            raise CannotListen(f"Unix socket {shown(path)} is in use") from None
+        reason = getattr(error, "strerror", None) or error
+        raise CannotListen(f"Unix socket {shown(path)}: {reason}") from None
     return listener
 
 
@@ -219,6 +234,7 @@ class Stop:
         if not self.serving:
             if self.socket_file:
                 self.socket_file.unlink(missing_ok=True)
+            os.write(2, b"local API server stopped during start-up\n")
             os._exit(self.code)  # nothing started yet that needs an orderly stop
         self.event.set()
 
@@ -236,13 +252,13 @@ def serve(args: argparse.Namespace, stop: Stop) -> int:
         path = Path(args.unix_socket)
         listener = listen_unix(path)
         stop.socket_file = path
-        where = f"Unix socket {path}"
+        where = f"Unix socket {shown(path)}"
     else:
         listener = listen_tcp(args.host, args.port)
         where = f"{'HTTP' if args.transport == REST else 'TCP'} {args.host}:{args.port}"
     try:
         if args.transport == REST:
-            start_rest(args, detector, listener, stop)
+            start_rest(args, detector, listener)
         else:
             handler = Handler(detector, args.max_sessions, args.license, args.max_pixels)
             handler.on_destroy = stop.event.set
@@ -265,7 +281,8 @@ def serve(args: argparse.Namespace, stop: Stop) -> int:
     return stop.code
 
 
-def start_rest(args, detector, listener: socket.socket, stop: Stop) -> None:
+def start_rest(args: argparse.Namespace, detector, listener: socket.socket) -> None:
+    """Werkzeug's threaded WSGI server on our listening socket, in a thread."""
     from werkzeug.serving import make_server
 
     from localserver.rest_server import RestApp, request_handler
@@ -294,9 +311,6 @@ def main(argv: list[str] | None = None, stop: Stop | None = None) -> int:
         return int(exit_.code or 0)
     try:
         return serve(args, stop)
-    except InUse as error:
+    except CannotListen as error:
         print(f"error: cannot start: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: cannot listen: {error.strerror or error}", file=sys.stderr)
         return 1

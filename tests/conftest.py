@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -41,6 +42,12 @@ from moto.moto_api import state_manager  # noqa: E402
 import common  # noqa: E402
 from rehearsal import local_aws  # noqa: E402
 
+# common ends a script at once on a stop signal outside its body; pytest keeps its own ways
+# (common.run still installs its handlers while a script's body runs in process).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+for _signum in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_signum, signal.SIG_DFL)
+
 SETTING_NAMES = [
     "AWS_PROFILE_NAME",
     "CLUSTER_NAME",
@@ -62,6 +69,7 @@ SETTING_NAMES = [
     "LOG_GROUP",
     "LICENSE_SECRET",
     "TASK_LIFETIME_MINUTES",
+    "AWS_CALL_TIMEOUT",
 ]
 MY_ADDRESS = "203.0.113.7/32"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"  # what moto gives the role
@@ -263,3 +271,108 @@ def inactive_server(tmp_path):
     server = start_local_server(tmp_path, "tcp", "--detector", "marker", "--license", "")
     yield server
     stop_local_server(server)
+
+
+# --- the AWS fault layer: moto_server on loopback, a fault proxy in front of it
+
+
+@dataclass
+class Fargate:
+    """moto_server with the tutorial's prerequisites: a place to start tasks in."""
+
+    server: local_aws.MotoServer
+    ready: local_aws.Prerequisites
+    clusters: int = 0
+
+    def settings(self, cluster: str) -> dict[str, str]:
+        return {
+            "CLUSTER_NAME": cluster,
+            "TASK_FAMILY_NAME": "sd-apiserver",
+            "TASK_EXEC_ROLE": self.ready.role_arn,
+            "SUBNET_NAME": self.ready.subnet_id,
+            "SEC_GROUP_NAME": self.ready.group_id,
+        }
+
+    def new_cluster(self, tasks: int = 0) -> str:
+        """A fresh cluster (fixed-width name: moto matches cluster names as substrings)."""
+        self.clusters += 1
+        cluster = f"fault-{self.clusters:05d}-x"
+        ecs = self.server.client("ecs")
+        ecs.create_cluster(clusterName=cluster)
+        if tasks:
+            self.start_tasks(cluster, tasks)
+        return cluster
+
+    def start_tasks(self, cluster: str, count: int) -> list[str]:
+        ecs = self.server.client("ecs")
+        ecs.register_task_definition(
+            family="sd-apiserver",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="4096",
+            memory="8192",
+            containerDefinitions=[
+                {"name": "sd-apiserver", "image": "x", "memory": 8192, "cpu": 4096}
+            ],
+        )
+        tasks = ecs.run_task(
+            cluster=cluster,
+            taskDefinition="sd-apiserver",
+            launchType="FARGATE",
+            count=count,
+            startedBy="sd-apiserver-demo",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": [self.ready.subnet_id],
+                    "securityGroups": [self.ready.group_id],
+                }
+            },
+        )["tasks"]
+        return [task["taskArn"] for task in tasks]
+
+    def running(self, cluster: str) -> list[str]:
+        return self.server.client("ecs").list_tasks(cluster=cluster, desiredStatus="RUNNING")[
+            "taskArns"
+        ]
+
+
+@pytest.fixture(scope="session")
+def fargate():
+    server = local_aws.MotoServer().start()
+    try:
+        ready = local_aws.create_prerequisites(
+            server.client("ec2"), server.client("iam"), 9090, MY_ADDRESS
+        )
+        yield Fargate(server, ready)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_proxy(fargate):
+    """A fault proxy in front of the session's moto_server; nothing of it outlives the test."""
+    from faults.aws_proxy import AwsFaultProxy
+
+    with AwsFaultProxy(fargate.server.endpoint) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def through_proxy(fargate, aws_proxy, clean_settings):
+    """In-process scripts reach moto_server through the proxy, in a fresh cluster of their own."""
+    cluster = fargate.new_cluster()
+    for name, value in {**fargate.settings(cluster), "AWS_ENDPOINT_URL": aws_proxy.endpoint}.items():
+        clean_settings.setenv(name, value)
+    return cluster
+
+
+def script_environment(fargate, proxy, cluster: str, **extra: str) -> dict[str, str]:
+    """The environment of a script run as a process against `proxy`: nothing of the user's."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AWS_", "SD_", "TASK_")) and name not in SETTING_NAMES
+    }
+    env.update(local_aws.aws_environment(proxy.endpoint))
+    env.update(fargate.settings(cluster), ENV_FILE=os.devnull, **extra)
+    return env

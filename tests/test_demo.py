@@ -333,7 +333,7 @@ def test_server_unreachable(run, tmp_path):
     sorted(
         p.name
         for p in DEMO.glob("*.py")
-        if p.stem not in {"sdclient", "democli", "media", "result_codes"}
+        if p.stem not in {"sdclient", "democli", "media", "result_codes", "wire", "interrupts"}
     ),
 )
 def test_every_demo_has_help(script):

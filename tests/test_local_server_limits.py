@@ -22,14 +22,16 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from thriftpy2.rpc import make_client
 
 from conftest import ROOT, start_local_server, stop_local_server
 from localserver import images
+from localserver.thrift_server import PROTOCOL, TRANSPORT
 from rehearsal.local_aws import free_port
-from sdclient import API, PROTOCOL, TRANSPORT
+from sdclient import API
 
 Code = API.ResultCode
 PERSONS = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
@@ -364,38 +366,66 @@ def test_sigterm_during_start_up_exits_0(tmp_path, seed):
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "local API server stopped" in err
     assert not (tmp_path / "s.sock").exists()
 
 
 @pytest.mark.parametrize(
-    "signum, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130), (signal.SIGHUP, 129)]
+    "transport, signum, code",
+    [
+        ("1", signal.SIGTERM, 0),
+        ("1", signal.SIGINT, 130),
+        ("1", signal.SIGHUP, 129),
+        ("4", signal.SIGTERM, 0),
+    ],
 )
-def test_a_signal_mid_detection(tmp_path, signum, code):
-    """HOG on a large frame takes seconds: the signal lands inside OpenCV, not between calls."""
+def test_a_signal_mid_detection(transport, signum, code):
+    """Detections back to back keep OpenCV busy: the signal lands inside it, not between calls."""
     port = free_port()
     process = spawn(
-        "--transport", "1", "--host", "127.0.0.1", "--port", str(port), "--license", "k"
-    )
+        "--transport", transport, "--host", "127.0.0.1", "--port", str(port), "--license", "k"
+    )  # fmt: skip
     assert "listening" in process.stderr.readline()
-    busy = np.random.default_rng(1).integers(0, 255, (2400, 3200, 3), np.uint8)
-    frame = encoded(cv2.imencode(".jpg", busy)[1].tobytes())
+    busy = np.random.default_rng(1).integers(0, 255, (1600, 2400, 3), np.uint8)
+    picture = cv2.imencode(".jpg", busy)[1].tobytes()
+    most_accurate = API.DetectionSettings(
+        objSettings=API.ObjectDetectionSettings(enabled=True, env=API.ObjectDetectionEnv.VERY_BUSY)
+    )
 
-    def detect():
-        client = make_client(API.DetectionApi, "127.0.0.1", port, proto_factory=PROTOCOL,
-                             trans_factory=TRANSPORT, timeout=60000)  # fmt: skip
-        with contextlib.suppress(Exception):  # the server stops under it
-            client.runDetection(frame, PERSONS)
+    started, answered = [], []
 
-    caller = threading.Thread(target=detect)
-    caller.start()
-    time.sleep(1.0)  # sent, decoded, and into the detector
+    def detect():  # one request after another until the server is gone: always one in flight
+        while process.poll() is None:
+            started.append(1)
+            try:
+                if transport == "4":
+                    files = {
+                        "media": ("media", picture),
+                        "settings": ("settings", '{"type": "object"}'),
+                    }
+                    url = f"http://127.0.0.1:{port}/v1/detect"
+                    requests.post(url, files=files, timeout=60).raise_for_status()
+                else:
+                    client = make_client(API.DetectionApi, "127.0.0.1", port, proto_factory=PROTOCOL,
+                                         trans_factory=TRANSPORT, timeout=60000)  # fmt: skip
+                    client.runDetection(encoded(picture), most_accurate)
+                    client.close()
+            except Exception:  # noqa: BLE001 - the server stopped under it
+                return
+            answered.append(1)
+
+    callers = [threading.Thread(target=detect) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    time.sleep(1.0)  # requests sent, decoded, and in the detector
     assert process.poll() is None
     process.send_signal(signum)
     _, err = process.communicate(timeout=30)
-    caller.join(timeout=60)
+    for caller in callers:
+        caller.join(timeout=60)
     assert process.returncode == code, err
     assert "Traceback" not in err and "local API server stopped" in err
+    assert len(started) > len(answered)  # the signal cut a detection short
 
 
 # --- settings and flags: accepted, or refused in one line with exit 2
@@ -451,3 +481,89 @@ def test_any_setting_is_accepted_or_refused_in_one_line(values, flags):
             os.environ.pop(name, None)
             if value is not None:
                 os.environ[name] = value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_CHECKS)
+@given(
+    kind=st.sampled_from(["free", "missing folder", "folder", "file", "long", "dangling link"]),
+    name=st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1, max_size=20),
+)
+def test_any_socket_path_listens_or_is_refused_in_one_line(tmp_path, kind, name):
+    from localserver.server import CannotListen, listen_unix
+
+    base = tmp_path / "p"
+    base.mkdir(exist_ok=True)
+    path = base / name
+    if kind == "missing folder":
+        path = base / "missing" / name
+    elif kind == "folder":
+        path.mkdir(exist_ok=True)
+    elif kind == "file":
+        path.write_text("keep")
+    elif kind == "long":
+        path = base / (name * 20)[:200]
+    elif kind == "dangling link":
+        path.symlink_to(base / "nowhere")
+    try:
+        listener = listen_unix(path)
+    except CannotListen as error:
+        assert "\n" not in str(error)
+        if kind == "file":
+            assert path.read_text() == "keep"
+    else:
+        listener.close()
+        path.unlink()
+        assert kind in ("free", "long")
+    finally:
+        for each in list(base.iterdir()):
+            if each.is_symlink() or each.is_file() or each.is_socket():
+                each.unlink()
+            elif each.is_dir():
+                each.rmdir()
+
+
+def test_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "localserver", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m localserver")
+    assert "SD_API_LICENSE_KEY" in result.stdout
+
+
+def test_detection_time_is_bounded_for_a_large_picture():
+    """A 25 Mpx picture, under the pixel budget, costs the detector what a 4 Mpx one does."""
+    from localserver.detection import HogPersonDetector
+
+    detector = HogPersonDetector()
+
+    def seconds(side: int) -> float:
+        started = time.monotonic()
+        assert (
+            detector(np.full((side, side, 3), 127, np.uint8), API.ObjectDetectionEnv.NORMAL) == []
+        )
+        return time.monotonic() - started
+
+    assert seconds(5000) < 2 * seconds(2000) + 0.5
+
+
+def test_the_licence_key_is_never_printed(tmp_path):
+    key = "sd-KEY-7f3a9c"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localserver", "--host", "127.0.0.1", "--port", str(port),
+         "--detector", "marker"],
+        cwd=ROOT, env={**os.environ, "SD_API_TRANSPORT": "4", "SD_API_LICENSE_KEY": key},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert "listening" in process.stderr.readline()
+    answer = requests.post(
+        f"http://127.0.0.1:{port}/v1/detect",
+        files={"media": ("media", b"x"), "settings": ("settings", '{"type": "object"}')},
+        timeout=30,
+    )
+    assert answer.json()["status"] == Code.ERR_INVALID_REQ and key not in answer.text
+    process.terminate()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert key not in out + err and "POST /v1/detect" in err

@@ -6,8 +6,10 @@ import contextlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -100,6 +102,9 @@ def test_a_decode_bomb_is_refused_from_its_header(rest_server):
         ("post", "/v1/detect", {"media": b"x"}, 400),
         ("post", "/v1/detect", {"media": b"x", "settings": b"not json"}, 400),
         ("post", "/v1/detect", {"media": b"x", "settings": b"[1, 2]"}, 400),
+        ("post", "/v1/detect", {"media": b"x", "settings": b"[" * 100_000}, 400),
+        ("post", "/v1/detect", {"media": b"x", "settings": b"\xff\xfe{}"}, 400),
+        ("post", "/v1/detect", {f"part{n}": b"x" for n in range(20)}, 413),
     ],
 )
 def test_requests_that_are_not_detections_get_an_http_error(
@@ -274,6 +279,10 @@ def test_demo_is_lenient_on_unknown_keys(picture, run):
         result = run(http_demo, "-s", "127.0.0.1", "-p", str(peer.port), "-i", str(picture))
     assert result.code == 0, result.err
     assert result.out.splitlines()[0] == "2 object(s) found"
+    unwrapped = json.dumps({"status": "1", "result": {"data": [{"name": "person"}]}}).encode()
+    with HttpPeer(lambda request: Reply(200, unwrapped)) as peer:
+        result = run(http_demo, "-s", "127.0.0.1", "-p", str(peer.port), "-i", str(picture))
+    assert result.code == 0 and result.out == "1 object(s) found\n  person\n", result.err
 
 
 @pytest.mark.parametrize(
@@ -282,11 +291,17 @@ def test_demo_is_lenient_on_unknown_keys(picture, run):
         (Reply(500, b"<html>boom</html>", "text/html"), "the server answered HTTP 500 Canned"),
         (Reply(413, b'{"status": 4, "error": "too\\nlarge"}'), "HTTP 413 Canned: too large"),
         (Reply(200, b"<html>not json</html>", "text/html"), "is not the REST API's JSON"),
-        (Reply(200, b'{"status": "1"}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": "one"}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": true}'), "is not the REST API's JSON"),
+        (Reply(200, b'{"status": "4"}'), "(ERR_INVALID_REQ)"),
         (Reply(200, b"[1]"), "is not the REST API's JSON"),
-        (Reply(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"sta'), "error: "),
-        (Reply(raw=b"SSH-2.0-OpenSSH\r\n"), "error: "),
-        (DROP, "error: "),
+        (
+            Reply(raw=b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"sta'),
+            "broke off: IncompleteRead(5 bytes read, 95 more expected)",
+        ),
+        (Reply(raw=b"SSH-2.0-OpenSSH\r\n"), "dropped the connection: its answer is not HTTP"),
+        (DROP, "dropped the connection: Remote end closed connection without response"),
+        (Reply(200, b"[" * (17 << 20)), "is larger than 16777216 bytes"),
     ],
 )
 def test_demo_http_errors_and_drops_in_one_line(picture, run, reply, message):
@@ -374,3 +389,86 @@ def test_any_demo_argument_is_accepted_or_refused_in_one_line(flags):
     else:
         assert 0 < args.timeout < float("inf") and 1 <= args.port <= 65535
         assert len(args.area) <= 2 and all(a[0] < a[2] and a[1] < a[3] for a in args.area)
+
+
+def test_rest_limits_chunked_uploads_and_idle_connections(tmp_path, picture):
+    server = start_local_server(
+        tmp_path, "rest", "--detector", "marker", "--license", "k",
+        "--max-message", "65536", "--idle-timeout", "1",
+    )  # fmt: skip
+    port = int(server.connection[-1])
+    try:
+        boundary = "b0undary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="settings"; filename="settings"'
+            f'\r\n\r\n{{"type": "object"}}\r\n--{boundary}\r\nContent-Disposition: form-data; '
+            'name="media"; filename="media"\r\n\r\n'
+        ).encode()
+
+        def chunks():  # no Content-Length: the size is only known by reading
+            yield head
+            for _ in range(20):
+                yield b"\xff" * 16384
+
+        answer = requests.post(
+            url(server), data=chunks(), timeout=30,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )  # fmt: skip
+        assert answer.status_code == 413 and answer.json()["status"] == 4
+        with socket.create_connection(("127.0.0.1", port), 10) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # closed by the server
+            assert 0.5 < time.monotonic() - started < 5
+        assert vendor_request(url(server), picture.read_bytes(), {"type": "object"}).ok
+    finally:
+        stop_local_server(server)
+    assert server.process.returncode == 0
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    figures=st.lists(
+        st.tuples(st.floats(0.02, 0.8), st.floats(0.02, 0.6), st.just(0.08), st.just(0.3)),
+        max_size=3,
+    ).filter(lambda fs: all(abs(a[0] - b[0]) > 0.12 for a, b in zip(fs, fs[1:], strict=False))),
+    area=st.one_of(st.none(), st.just([0.0, 0.0, 0.5, 1.0])),
+)
+def test_rest_and_thrift_find_the_same_boxes(rest_server, api_server, figures, area):
+    """One detection code for both sides: the same picture and area give the same boxes."""
+    import cv2
+
+    from pictures import scene
+    from sdclient import API
+
+    figures = sorted(figures)
+    picture = cv2.imencode(".png", scene(figures))[1].tobytes()
+    areas = (
+        [] if area is None else [dict(zip(("left", "top", "right", "bottom"), area, strict=True))]
+    )
+    body = vendor_request(url(rest_server), picture, {"type": "object", "params": {"areas": areas}})
+    rest_boxes = sorted(
+        tuple(round(d[k], 6) for k in ("left", "top", "right", "bottom"))
+        for d in body.json()["result"][0]["data"]
+    )
+    thrift_settings = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
+    if area is not None:
+        left, top, right, bottom = area
+        thrift_settings.detAreaSettings = API.DetectionAreaSettings(
+            enabled=True, areas=[API.DetectionArea(top=top, left=left, bottom=bottom, right=right)]
+        )
+    encoded = API.DetectionInput(
+        type=API.DetectionInputType.IMG_BUFFER_ENCODED,
+        params=API.InputParams(
+            encImageInput=API.EncodedImageInput(format=1, buffer=picture, bufferLength=len(picture))
+        ),
+    )
+    with api_server.client() as api:
+        objects = api.call("runDetection", encoded, thrift_settings).objDetResult.objects
+    thrift_boxes = sorted(
+        tuple(round(getattr(o, k), 6) for k in ("left", "top", "right", "bottom")) for o in objects
+    )
+    assert rest_boxes == thrift_boxes
+    if area is None:
+        assert len(rest_boxes) == len(figures)
