@@ -61,6 +61,7 @@ INVALID = {
     "LOG_GROUP": "bad group!",
     "LICENSE_SECRET": "the key itself!",
     "TASK_LIFETIME_MINUTES": "forever",
+    "AWS_CALL_TIMEOUT": "0",
 }
 
 
