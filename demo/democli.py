@@ -15,8 +15,6 @@ from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
-import cv2
-
 import interrupts
 import media
 from media import FRAME_SIZE, Image, InputError, Video
@@ -272,7 +270,7 @@ def sends_raw(choice: str, to: Endpoint) -> bool:
 def raw_frame(pixels):
     """A DetectionInput carrying one frame as raw RGB (3 bytes a pixel, rows top to bottom)."""
     height, width = pixels.shape[:2]
-    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    rgb = media.rgb(pixels)
     return API.DetectionInput(
         type=API.DetectionInputType.IMG_BUFFER_RAW,
         params=API.InputParams(

@@ -18,8 +18,8 @@ JPEG_QUALITY = 90
 MAX_PIXELS = 50_000_000
 # Files only OpenCV reads as images are decoded whole; past this size they are tried as video.
 MAX_IMAGE_FILE = 256 * 1024 * 1024
-# OpenCV's own limit for what it decodes, for formats imagesize cannot read the header of; OpenCV
-# reads it when it loads, so it holds only if this module imports cv2 first in the process.
+# OpenCV's own limit for what it decodes, for formats imagesize cannot read the header of. OpenCV
+# reads it when it loads, so it holds only where this module imports cv2 first, as in the demos.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 import cv2  # noqa: E402
@@ -133,6 +133,11 @@ def fit(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return pixels
     shrunk = (max(1, round(width * scale)), max(1, round(height * scale)))  # 10000x2 stays 1 high
     return cv2.resize(pixels, shrunk, interpolation=cv2.INTER_AREA)
+
+
+def rgb(pixels: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR pixels as RGB."""
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
 def jpeg(pixels: np.ndarray) -> bytes:

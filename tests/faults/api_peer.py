@@ -313,6 +313,12 @@ class ApiPeer:
                 self._connections.append(conn)
             self._spawn(self._serve, conn)
 
+    @property
+    def accepted(self) -> int:
+        """How many connections the peer has taken so far."""
+        with self._lock:
+            return len(self._connections)
+
     def _next_answer(self, method: str) -> Answer:
         with self._lock:
             scripted = self.script.get(method)
