@@ -31,3 +31,4 @@ rehearse: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/frame_path.py
+	$(BIN)/python bench/throughput.py

@@ -152,6 +152,9 @@ def describe_task(args: argparse.Namespace) -> int:
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         common.say(f"try the demos: cd demo && python3 get_status.py --host {host} --port {port}")
+    if len(summary) > 1:
+        servers = ",".join(task["endpoint"] for task in summary)
+        common.say(f"all {len(summary)} servers for a batch: --host {servers}")
     common.show({"tasks": summary})
     return common.EXIT_OK
 

@@ -10,16 +10,14 @@ send).
     python3 bench/frame_path.py            # or: make bench
     python3 bench/frame_path.py --frames 300 --delay-ms 40 --mbit 20
 
-The server and the proxy run as child processes (`--serve`, `--proxy`) so that they do not
+The server and the link run as child processes (`--serve`, `standins.py link`) so that they do not
 share the client's interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import queue
 import socket
 import subprocess
 import sys
@@ -139,56 +137,6 @@ def serve(port: int) -> None:
         threading.Thread(target=server.handle, args=(connection,), daemon=True).start()
 
 
-# --- the emulated WAN link (child process)
-
-
-def pipe(
-    source: socket.socket, target: socket.socket, delay: float, bits_per_second: float
-) -> None:
-    """Carry bytes one way: each chunk leaves when the link is free, arrives `delay` later."""
-    chunks: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        while True:
-            try:
-                data = source.recv(16384)
-            except OSError:
-                data = b""
-            chunks.put((time.monotonic(), data))
-            if not data:
-                return
-
-    threading.Thread(target=read, daemon=True).start()
-    link_free = 0.0
-    while True:
-        arrived, data = chunks.get()
-        if not data:
-            break
-        link_free = max(arrived, link_free) + len(data) * 8 / bits_per_second
-        wait = link_free + delay - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            target.sendall(data)
-        except OSError:
-            break
-    for sock in (source, target):
-        with contextlib.suppress(OSError):  # the other direction may have closed it already
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def proxy(listen_port: int, server_port: int, delay: float, bits_per_second: float) -> None:
-    listener = socket.create_server(("127.0.0.1", listen_port))
-    print("ready", flush=True)
-    while True:
-        client, _ = listener.accept()
-        upstream = socket.create_connection(("127.0.0.1", server_port))
-        for sock in (client, upstream):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=pipe, args=(a, b, delay, bits_per_second), daemon=True).start()
-
-
 # --- the client side (this process)
 
 
@@ -199,8 +147,8 @@ def start_child(*args: str) -> subprocess.Popen:
     return child
 
 
-def make_video(path: Path, frames: int) -> media.Video:
-    """A 640x480 scene with texture, light noise and people walking: JPEG sizes like a camera's."""
+def camera_frames(count: int):
+    """640x480 scenes with texture, light noise and people walking: JPEG sizes like a camera's."""
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:480, 0:640]
     background = np.dstack(
@@ -210,8 +158,7 @@ def make_video(path: Path, frames: int) -> media.Video:
             (100 + 40 * np.sin((x + y) / 29.0)),
         ]
     ).astype(np.float32)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
-    for index in range(frames):
+    for index in range(count):
         frame = background + rng.normal(0, 6, background.shape).astype(np.float32)
         for person in range(3):
             left = int((index * (4 + person) + person * 200) % 600)
@@ -222,7 +169,14 @@ def make_video(path: Path, frames: int) -> media.Video:
                 (40 + 60 * person, 160, 200 - 50 * person),
                 -1,
             )
-        writer.write(np.clip(frame, 0, 255).astype(np.uint8))
+        yield np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def make_video(path: Path, frames: int, fps: float = 10) -> media.Video:
+    """A video of `camera_frames`."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+    for frame in camera_frames(frames):
+        writer.write(frame)
     writer.release()
     return media.open_input(str(path))
 
@@ -302,28 +256,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=20, help="one-way delay (default: 20)")
     parser.add_argument("--mbit", type=float, default=50, help="bandwidth each way (default: 50)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--proxy", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve)
         return 0
-    if args.proxy:
-        proxy(*args.proxy, args.delay_ms / 1000, args.mbit * 1e6)
-        return 0
 
     server_port, proxy_port = free_port(), free_port()
     children = [start_child("--serve", str(server_port))]
-    children.append(
-        start_child(
-            "--proxy",
-            str(proxy_port),
-            str(server_port),
-            "--delay-ms",
-            str(args.delay_ms),
-            "--mbit",
-            str(args.mbit),
-        )
-    )
+    link = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "standins.py"), "link", str(proxy_port),
+         str(server_port), "--delay-ms", str(args.delay_ms), "--mbit", str(args.mbit)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    if link.stdout.readline().strip() != "ready":
+        raise RuntimeError("the emulated link did not start")
+    children.append(link)
     wan = f"WAN {args.delay_ms:g} ms each way, {args.mbit:g} Mbit/s"
     runs: list[Run] = []
     try:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import math
 import os
-import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
 import interrupts
+import link
 import media
 from media import FRAME_SIZE, Image, InputError, Video
 from sdclient import (
@@ -59,7 +59,11 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
         help="1 TCP, 2 Unix socket (default: SD_API_TRANSPORT, else 1)",
     )
     connection.add_argument(
-        "--host", default="localhost", help="server address (default: localhost)"
+        "--host",
+        type=host_list if detection else one_host,
+        default="localhost",
+        help="server address, host or host:port (default: localhost)"
+        + ("; a comma-separated list spreads a batch over several servers" if detection else ""),
     )
     connection.add_argument(
         "--port",
@@ -73,11 +77,23 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
     connection.add_argument(
         "--timeout", type=positive, default=60.0, help="seconds to wait for an answer (default: 60)"
     )
-    result.add_argument("--json", action="store_true", help="print the server's answer as JSON")
+    result.add_argument(
+        "--json",
+        action="store_true",
+        help="print the server's answer as JSON"
+        + ("; a batch: one line per input" if detection else ""),
+    )
     if detection:
-        result.add_argument("--input", required=True, help="an image or a video file")
         result.add_argument(
-            "--output", help="write an annotated copy (.jpg/.png for images, .mp4/.avi for videos)"
+            "--input",
+            action="append",
+            required=True,
+            help="an image or a video file, or a folder of them; repeat for a batch",
+        )
+        result.add_argument(
+            "--output",
+            help="write an annotated copy (.jpg/.png for images, .mp4/.avi for videos); "
+            "for a batch, the folder for the copies",
         )
         result.add_argument(
             "--fps",
@@ -89,8 +105,8 @@ def parser(doc: str | None, *, detection: bool = True) -> Parser:
             "--frame-format",
             choices=["auto", "jpeg", "raw"],
             default="auto",
-            help="how video frames travel: auto sends raw RGB to a server on this machine "
-            "(Unix socket or loopback) and JPEG across a network (default: auto)",
+            help="how video frames travel: auto measures the link and sends raw RGB where it "
+            "is fast enough (a Unix socket, a server on this machine), else JPEG (default: auto)",
         )
         result.add_argument(
             "--one-at-a-time",
@@ -111,6 +127,37 @@ def transport_value(text: str) -> int:
     if text.strip() not in (str(TCP), str(UNIX)):
         raise argparse.ArgumentTypeError(f"{text!r}: 1 (TCP) or 2 (Unix socket)")
     return int(text)
+
+
+def host_list(text: str) -> list[tuple[str, int | None]]:
+    """Servers as `host` or `host:port` (IPv6 as `[::1]:9090`), comma-separated."""
+    hosts = []
+    for part in text.split(","):
+        part = part.strip()
+        port_text = None
+        if part.startswith("["):
+            host, _, rest = part[1:].partition("]")
+            if rest:
+                port_text = rest[1:] if rest.startswith(":") else "?"
+        elif part.count(":") == 1:
+            host, _, port_text = part.partition(":")
+        else:
+            host = part  # a name, an IPv4 address or a bare IPv6 address
+        if not host or port_text == "":
+            raise argparse.ArgumentTypeError(f"{part!r} is not host or host:port")
+        try:
+            port = port_number(port_text) if port_text is not None else None
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"{part!r}: {error}") from None
+        hosts.append((host, port))
+    return hosts
+
+
+def one_host(text: str) -> list[tuple[str, int | None]]:
+    hosts = host_list(text)
+    if len(hosts) > 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: this script talks to one server")
+    return hosts
 
 
 def port_number(text: str) -> int:
@@ -158,10 +205,23 @@ def point(text: str):
     return API.NormPoint(x=x, y=y)
 
 
+def endpoints(args: argparse.Namespace) -> list[Endpoint]:
+    """The servers --host names (one for a Unix socket), each with --port unless it has its own."""
+    hosts = args.host if args.transport != UNIX else args.host[:1]
+    return [
+        Endpoint(
+            transport=args.transport,
+            host=host,
+            port=port or args.port,
+            unix_socket=args.unix_socket,
+        )
+        for host, port in hosts
+    ]
+
+
 def endpoint(args: argparse.Namespace) -> Endpoint:
-    return Endpoint(
-        transport=args.transport, host=args.host, port=args.port, unix_socket=args.unix_socket
-    )
+    """The first server --host names."""
+    return endpoints(args)[0]
 
 
 def say(message: str) -> None:
@@ -215,15 +275,20 @@ def encoded(jpeg: bytes):
 
 
 class ProgressBar:
-    """Frames sent so far on stderr: redrawn on a terminal, every tenth otherwise."""
+    """Frames done so far on stderr: redrawn on a terminal, every tenth otherwise (thread-safe)."""
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
         self.start = time.monotonic()
         self.on_terminal = sys.stderr.isatty()
+        self.lock = threading.Lock()
 
     def step(self) -> None:
+        with self.lock:
+            self._step()
+
+    def _step(self) -> None:
         self.done += 1
         rate = self.done / max(time.monotonic() - self.start, 1e-9)
         if self.total:
@@ -252,19 +317,6 @@ def create_session(api: Client, settings) -> int:
         "createSession: the server refused a new session: every session slot may be taken "
         "(clear_sessions.py frees them) or it rejected the settings (ERR_BUSY or ERR_INVALID_REQ)"
     )
-
-
-def sends_raw(choice: str, to: Endpoint) -> bool:
-    """Raw RGB frames on this machine (encoding costs more than it saves), JPEG across a network."""
-    if choice != "auto":
-        return choice == "raw"
-    if to.transport == UNIX:
-        return True
-    try:
-        address = ipaddress.ip_address(socket.gethostbyname(to.host))
-    except (OSError, ValueError):
-        return False
-    return address.is_loopback
 
 
 def raw_frame(pixels):
@@ -312,14 +364,22 @@ def analyse_video(
     raw: bool = False,
     in_flight: int = IN_FLIGHT,
     clock: StageClock | None = None,
+    why: str = "",
+    progress: ProgressBar | None = None,
+    sessions=None,
+    stop: threading.Event | None = None,
 ) -> tuple[object, list[int]]:
     """Feed the video frame by frame into a session; the session is deleted whatever happens.
 
     Up to `in_flight` frames are sent ahead of their answers, so the round trip is paid once,
     not per frame (1: wait for each answer). The results are fetched once, at the end.
-    Returns the session's DetectionOutput and the indices of the frames sent.
+    Returns the session's DetectionOutput and the indices of the frames sent. In a batch,
+    `progress` is the batch's bar, `sessions` (batch.OpenSessions) tracks the open session and
+    `stop` ends the video early; the per-frame cost line, with `why` the frame format was
+    chosen, is printed only alone.
     """
-    progress = ProgressBar(media.sampled_count(video, fps))
+    alone = progress is None
+    progress = progress or ProgressBar(media.sampled_count(video, fps))
     clock = clock or StageClock()
     sent: list[int] = []
     answered = 0
@@ -335,7 +395,11 @@ def analyse_video(
     try:
         with interrupts.deferred():  # a session created must be known, to be deleted
             session_id = create_session(api, settings)
+            if sessions is not None:
+                sessions.add(api.endpoint, session_id)
         for index, frame in media.frames(video, fps):
+            if stop is not None and stop.is_set():
+                raise ApiError("stopped")
             clock.lap("decode")
             frame = media.fit(frame, size)
             clock.lap("resize")
@@ -348,11 +412,13 @@ def analyse_video(
                 receive_one()
         while api.in_flight:
             receive_one()
-        progress.close()
+        if alone:
+            progress.close()
         output = api.call("clearSession", session_id)
         check(output.status, "clearSession")
     except BaseException:
-        progress.close()
+        if alone:
+            progress.close()
         api.close()  # answers may be in flight; delete the session over a fresh connection
         raise
     finally:
@@ -362,17 +428,29 @@ def analyse_video(
                     api.call("deleteSession", session_id)
                 except ApiError as error:
                     say(f"warning: could not delete session {session_id}: {error}")
-    if sent:
+            if sessions is not None:
+                sessions.discard(api.endpoint, session_id)
+    if sent and alone:
         frame_format = "raw RGB" if raw else "JPEG"
+        because = f" ({why})" if why else ""
         say(
-            f"{len(sent)} {frame_format} frames, {in_flight} in flight; client {clock.report(len(sent))}"
+            f"{len(sent)} {frame_format} frames{because}, {in_flight} in flight; "
+            f"client {clock.report(len(sent))}"
         )
     return output, sent
 
 
 def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
-    """The demos' common flow: analyse the input, print the answer, write the annotated copy."""
-    source = media.open_input(args.input)
+    """The demos' common flow: analyse the input, print the answer, write the annotated copy.
+
+    Several inputs, or a folder, make a batch spread over every --host (see batch.py).
+    """
+    if len(args.input) > 1 or _is_folder(args.input[0]):
+        import batch  # batch builds on this module
+
+        inputs = batch.expand_inputs(args.input)
+        return batch.Batch(args, settings, inputs, endpoints(args), size).run()
+    source = media.open_input(args.input[0])
     if args.output:
         check_output(args.output, source)
     with Client(endpoint(args), timeout=args.timeout) as api:
@@ -381,9 +459,11 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
             check(output.status, "runDetection")
             frames = [0]
         else:
-            raw = sends_raw(args.frame_format, api.endpoint)
+            chosen = link.choose(api, args.frame_format)
             in_flight = 1 if args.one_at_a_time else IN_FLIGHT
-            output, frames = analyse_video(api, source, settings, args.fps, size, raw, in_flight)
+            output, frames = analyse_video(
+                api, source, settings, args.fps, size, chosen.raw, in_flight, why=chosen.why
+            )
     check_answer(output, "runDetection" if isinstance(source, Image) else "clearSession")
     if args.json:
         print_json(output)
@@ -393,6 +473,14 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
         annotate(source, output, settings, args.output, args.fps)
         say(f"annotated copy written to {args.output}")
     return 0
+
+
+def _is_folder(path_text: str) -> bool:
+    """Whether --input names a folder (a path no system call takes is left to open_input)."""
+    try:
+        return Path(path_text).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,8 +66,15 @@ def raising() -> Iterator[None]:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold signals back until the block is done, then raise the first one that came."""
+    """Hold signals back until the block is done, then raise the first one that came.
+
+    Only on the main thread, where Python runs signal handlers: a batch's worker threads
+    (batch.py) leave the signal to the main thread, which deletes their sessions.
+    """
     global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _deferring += 1
     try:
         yield

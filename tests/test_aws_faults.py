@@ -241,7 +241,7 @@ def test_wait_timeout_bounds_every_call_of_the_step(
     aws_proxy.silence(operation)
     started = time.monotonic()
     result = run(script, "--timeout", "1.5", "--interval", "0")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # the default budget would be 25 s
     assert_one_error_line(result, expected)  # 1.5 s, rounded
 
 
@@ -440,6 +440,6 @@ def test_stop_task_names_every_task_when_stop_task_never_answers(
     aws_proxy.silence("StopTask")
     started = time.monotonic()
     result = run(stop_task, "--interval", "0")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # one second, once: not once per task
     assert_one_error_line(result, "could not stop 3 of 3 task(s)", "not tried: AWS did not answer")
     assert all(common.short_id(arn) in result.err for arn in arns)

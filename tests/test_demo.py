@@ -261,8 +261,13 @@ def test_missing_and_unreadable_input(api_server, run, tmp_path):
     text.write_text("not a picture")
     garbage = run(detection_demo, *api_server.connection, "--input", str(text))
     assert garbage.code == 2 and "not an image or a video that can be decoded" in garbage.err
-    folder = run(detection_demo, *api_server.connection, "--input", str(tmp_path))
-    assert folder.code == 2 and "not a file" in folder.err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    folder = run(detection_demo, *api_server.connection, "--input", str(empty))
+    assert (
+        folder.code == 2
+        and folder.err == f"error: {empty}: a folder with no images or videos in it\n"
+    )
     picture = write_picture(tmp_path / "p.png", [(0.4, 0.3, 0.1, 0.4)])
     nowhere = run(
         detection_demo,
@@ -333,7 +338,17 @@ def test_server_unreachable(run, tmp_path):
     sorted(
         p.name
         for p in DEMO.glob("*.py")
-        if p.stem not in {"sdclient", "democli", "media", "result_codes", "wire", "interrupts"}
+        if p.stem
+        not in {
+            "sdclient",
+            "democli",
+            "media",
+            "result_codes",
+            "wire",
+            "interrupts",
+            "batch",
+            "link",
+        }
     ),
 )
 def test_every_demo_has_help(script):
@@ -409,21 +424,3 @@ def test_dropped_connection_mid_video(tmp_path, run, walker, monkeypatch):
         "error: processInputForSession: lost the connection to the API server over TCP"
     ), result.err
     assert "Traceback" not in result.err
-
-
-@pytest.mark.parametrize(
-    "choice, transport, host, raw",
-    [
-        ("auto", 2, "ignored", True),
-        ("auto", 1, "127.0.0.1", True),
-        ("auto", 1, "localhost", True),
-        ("auto", 1, "203.0.113.5", False),
-        ("jpeg", 1, "127.0.0.1", False),
-        ("raw", 1, "203.0.113.5", True),
-    ],
-)
-def test_frame_format_follows_the_link(choice, transport, host, raw):
-    import democli
-    from sdclient import Endpoint
-
-    assert democli.sends_raw(choice, Endpoint(transport=transport, host=host)) is raw
