@@ -57,6 +57,7 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
 
 
 def run_task(args: argparse.Namespace) -> int:
+    constants.check("CLUSTER_NAME")
     count = args.count or constants.TASK_COUNT
     task_definition = constants.TASK_DEFINITION
     network_configuration = {

@@ -107,6 +107,31 @@ def test_a_bad_setting_a_step_uses_is_named_even_without_a_region(aws, run, scri
             os.environ[name] = saved
 
 
+@pytest.mark.parametrize("script", STEPS, ids=lambda s: s.__name__)
+def test_every_setting_read_comes_before_the_first_client(ready, run, monkeypatch, script):
+    """Traced on a run against local AWS: no setting is read after a client (needing a region)."""
+    trace: list[str] = []
+    real_getattr, real_client = constants.__getattr__, common.client
+
+    def reading(name):
+        trace.append(name)
+        return real_getattr(name)
+
+    def making(service):
+        made = real_client(service)  # what it reads itself, it reads before needing the region
+        trace.append("client")
+        return made
+
+    monkeypatch.setattr(constants, "__getattr__", reading)
+    monkeypatch.setattr(common, "client", making)
+    run(script)
+    assert "client" in trace
+    first = trace.index("client")
+    read_first = set(trace[:first])  # read again later is fine: already checked
+    late = [name for name in trace[first:] if name in INVALID and name not in read_first]
+    assert not late, f"{script.__name__} reads {late} after making a client"
+
+
 @pytest.mark.parametrize(
     "script", ["check_prerequisites.py", "register_task_definition.py", "run_task.py"]
 )
