@@ -27,7 +27,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 rehearse: $(INSTALLED)
-	$(BIN)/python -m rehearsal.rehearse $(if $(filter 1 yes true,$(KEEP)),--keep)
+	$(BIN)/python -m rehearsal.rehearse $(if $(filter 1 yes true,$(KEEP)),--keep) $(if $(filter 1 yes true,$(REST)),--rest)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/frame_path.py
