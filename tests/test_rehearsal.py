@@ -34,10 +34,11 @@ STEPS_IN_ORDER = [
 BY_HAND = STEPS_IN_ORDER.index("$ python3 stop_task.py")
 
 
-def rehearse(*args: str, tmp: Path) -> subprocess.Popen:
+def rehearse(*args: str, tmp: Path | None = None) -> subprocess.Popen:
     """The rehearsal as `make rehearse` runs it, with a temp directory of its own to watch."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env["TMPDIR"] = str(tmp)
+    if tmp:
+        env["TMPDIR"] = str(tmp)
     # The rehearsal must not need (or read) anything of the user's: a .env that would break
     # every step, and real-looking AWS variables, are there to be ignored.
     env.update(AWS_PROFILE="someone-real", CLUSTER_NAME="not this one", ENV_FILE="/nonexistent")
