@@ -392,8 +392,9 @@ _SECRET_PATTERNS = [
     ),
     # AWS access key ids (AKIA..., ASIA..., ...).
     (re.compile(r"(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{12,}"), "[key id removed]"),
-    # Long runs of base64 or hex: secret keys (40), signatures (64), session tokens (hundreds).
-    (re.compile(r"[A-Za-z0-9+/]{32,}={0,2}"), "[removed]"),
+    # Long runs of base64 or hex: secret keys (40), signatures (64), session tokens (hundreds);
+    # not the names and ids AWS means (see _random_looking).
+    (re.compile(r"[A-Za-z0-9+/]{32,}={0,2}"), lambda run: _random_looking(run.group())),
     # user:password@ in a URL.
     (re.compile(r"(?i)(\w+://)[^/\s@]+@"), r"\1[removed]@"),
 ]
@@ -403,6 +404,16 @@ def never_print(secret: str) -> None:
     """Keep `secret` (a licence key, say) out of every message the scripts print from now on."""
     if secret:
         _known_secrets.add(secret)
+
+
+def _random_looking(run: str) -> str:
+    """'[removed]' for a long run that may be a key, signature or token; the run itself when
+    each of its /-parts is a word (service-role/AmazonECSTaskExecutionRolePolicy) or an
+    ECS id (32 hex digits), which AWS's messages name and a person needs to read."""
+    parts = run.split("/")
+    if all(re.fullmatch(r"[A-Za-z]+|[0-9a-f]{32}", part) for part in parts):
+        return run
+    return "[removed]"
 
 
 def _remember_credentials(core: botocore.session.Session) -> None:

@@ -351,3 +351,28 @@ def test_a_dotenv_line_naming_a_setting_is_never_called_not_set(
                 assert value == "sd-test"
         finally:
             os.environ.pop("CLUSTER_NAME", None)
+
+
+# --- AWS's messages: the ids and names they mean stay readable, keys still go
+
+_HEX32 = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+_WORD = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=1, max_size=40)
+_MEANT = st.one_of(
+    _HEX32.map(lambda id_: f"arn:aws:ecs:us-east-1:123456789012:task/sd-demo/{id_}"),
+    _HEX32.map(lambda id_: f"task/{id_}"),
+    _WORD.map(lambda name: f"arn:aws:iam::aws:policy/service-role/{name}"),
+    st.lists(_WORD, min_size=1, max_size=4).map("/".join),
+)
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# A key with a digit or '+' somewhere: a 40-character key of letters and '/' only (about 1 in
+# 400) reads as words and is kept; the credentials in use are removed whatever they look like.
+_KEYS = st.text(alphabet=_BASE64, min_size=40, max_size=80).filter(
+    lambda key: any(char.isdigit() or char == "+" for char in key)
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(meant=_MEANT, key=_KEYS)
+def test_aws_text_keeps_ids_and_names_and_removes_keys(meant, key):
+    assert common.aws_text(f"{meant} does not exist") == f"{meant} does not exist"
+    assert key not in common.aws_text(f"{meant} was refused for {key}")
