@@ -159,6 +159,22 @@ def seconds(low: float, high: float, *, zero: bool = True) -> Callable[[str], fl
     return parse
 
 
+def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
+    """--timeout and --interval, for a step that waits on its tasks."""
+    parser.add_argument(
+        "--timeout",
+        type=seconds(0, 86400, zero=False),
+        default=600,
+        help="seconds to wait in all, AWS calls included (default: 600)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=seconds(0, 3600),
+        default=5,
+        help="seconds between checks (default: 5)",
+    )
+
+
 # --- AWS clients, and the time each call may take
 
 
