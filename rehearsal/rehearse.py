@@ -276,9 +276,9 @@ class Rehearsal:
         )
 
     def store_licence(self) -> None:
-        """The optional step before step 2: the key into the local SSM, LICENSE_SECRET into .env."""
+        """The optional first step: the key into the local SSM, LICENSE_SECRET into .env."""
         printed = self.step(
-            "Step 2: store the licence key as a secret",
+            "Prerequisites: store the licence key as a secret",
             "store_license.py",
             env={"SD_API_LICENSE_KEY": LICENCE},
         )
@@ -341,11 +341,11 @@ class Rehearsal:
         """Up to step 3 and Fargate's part: the local AWS, a task, its server listening."""
         self.start_aws()
         self.prepare_network()
+        self.store_licence()  # first, so the role created next may read it, and step 0 checks that
         self.create_prerequisites()
         self.choose_settings()
         self.step("Step 1: create a cluster", "create_cluster.py")
         self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
-        self.store_licence()
         self.step("Step 2: register the task definition", "register_task_definition.py")
         self.step("Step 2: check it is listed", "list_task_definition.py")
         started = self.step("Step 3: start a task", "run_task.py")

@@ -13,11 +13,11 @@ import pytest
 from conftest import ROOT
 
 STEPS_IN_ORDER = [
+    "$ python3 store_license.py",
     "$ python3 create_prerequisites.py --cidr 127.0.0.1/32",
     "$ python3 check_prerequisites.py",
     "$ python3 create_cluster.py",
     "$ python3 describe_clusters.py",
-    "$ python3 store_license.py",
     "$ python3 register_task_definition.py",
     "$ python3 list_task_definition.py",
     "$ python3 run_task.py",
@@ -93,6 +93,7 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
     assert len(pids) == 2  # moto_server and the API server
     assert not any(alive(pid) for pid in pids)
     assert "ok: role sd-apiserver-demo-execution trusts ecs-tasks" in output
+    assert "ok: role sd-apiserver-demo-execution can read LICENSE_SECRET" in output
     assert list(tmp.iterdir()) == []
 
 
