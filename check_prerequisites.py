@@ -22,7 +22,6 @@ import constants
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 HTTPS = 443
 NFS = 2049
-OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
 ECR_PULL = (
     "ecr:GetAuthorizationToken",
     "ecr:BatchCheckLayerAvailability",
@@ -293,12 +292,12 @@ def check_security_groups(
             f"add an inbound TCP {port} rule for your own address (for example "
             "`create_prerequisites.py --cidr YOUR.IP/32`)",
         )
-    elif allowed_in & OPEN_TO_ALL:
+    elif common.open_to_the_internet(allowed_in):
         report.add(
             "security group",
             WARNING,
             f"TCP port {port} is open to the whole internet "
-            f"({', '.join(sorted(allowed_in & OPEN_TO_ALL))}) in {names}; the API has no "
+            f"({', '.join(common.open_to_the_internet(allowed_in))}) in {names}; the API has no "
             "authentication",
             "allow only your own address (YOUR.IP/32)",
         )

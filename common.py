@@ -64,12 +64,13 @@ def _ignore_stop_signals_at_exit() -> None:
 atexit.register(_ignore_stop_signals_at_exit)
 
 import argparse  # noqa: E402
+import ipaddress  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable, Iterable, Iterator  # noqa: E402
 from contextlib import contextmanager, suppress  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
@@ -624,6 +625,25 @@ def secret_read_actions(arn: str) -> list[str]:
 
 
 _last_status: list[str] = []  # what the wait saw last, for the line when time runs out
+
+
+# --- who may come in
+
+WIDE_OPEN_PREFIX = {4: 8, 6: 16}  # a range this wide or wider lets a good part of the internet in
+
+
+def open_to_the_internet(ranges: Iterable[str]) -> list[str]:
+    """The address ranges among `ranges` that let the internet at large in: 0.0.0.0/0, but
+    also 0.0.0.0/1 and 128.0.0.0/1, or any public range of a /8 (IPv6 /16) or wider."""
+    wide = []
+    for text in ranges:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            continue
+        if network.prefixlen <= WIDE_OPEN_PREFIX[network.version] and not network.is_private:
+            wide.append(str(text))
+    return sorted(wide)
 
 
 # --- stopping tasks without losing any

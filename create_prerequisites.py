@@ -208,7 +208,7 @@ def create_prerequisites(args: argparse.Namespace) -> int:
     port = constants.SD_API_TCP_PORT
     subnets = constants.optional("SUBNET_NAME")
     secret = constants.LICENSE_SECRET
-    if args.cidr in ("0.0.0.0/0", "::/0"):
+    if common.open_to_the_internet([args.cidr]):
         common.warn(
             f"--cidr {args.cidr} lets the whole internet reach an API without authentication"
         )

@@ -11,8 +11,6 @@ import sys
 import common
 import constants
 
-OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -49,9 +47,10 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
     sources = {r["CidrIp"] for rule in rules for r in rule.get("IpRanges", [])}
     sources |= {r["CidrIpv6"] for rule in rules for r in rule.get("Ipv6Ranges", [])}
-    if sources & OPEN_TO_ALL:
+    wide_open = common.open_to_the_internet(sources)
+    if wide_open:
         common.warn(
-            f"TCP port {port} is open to the whole internet ({', '.join(sorted(sources & OPEN_TO_ALL))}): "
+            f"TCP port {port} is open to the whole internet ({', '.join(wide_open)}): "
             "fine for a short demo, never for production; prefer your own address"
         )
 

@@ -376,3 +376,42 @@ _KEYS = st.text(alphabet=_BASE64, min_size=40, max_size=80).filter(
 def test_aws_text_keeps_ids_and_names_and_removes_keys(meant, key):
     assert common.aws_text(f"{meant} does not exist") == f"{meant} does not exist"
     assert key not in common.aws_text(f"{meant} was refused for {key}")
+
+
+# --- open to the internet, however the ranges are written
+
+_WIDE = st.sampled_from(
+    [["0.0.0.0/0"], ["::/0"], ["0.0.0.0/1", "128.0.0.0/1"], ["64.0.0.0/2"], ["2000::/3"], ["1.0.0.0/8"]]
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ranges=_WIDE)
+def test_run_task_warns_whenever_the_internet_at_large_may_come_in(ready, run, ranges):
+    import run_task
+
+    group = ready.ec2.create_security_group(
+        GroupName=f"wide-{len(ready.ec2.describe_security_groups()['SecurityGroups'])}",
+        Description="wide",
+        VpcId=ready.vpc_id,
+    )["GroupId"]
+    ipv4 = [{"CidrIp": each} for each in ranges if ":" not in each]
+    ipv6 = [{"CidrIpv6": each} for each in ranges if ":" in each]
+    ready.ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 9090, "ToPort": 9090, "IpRanges": ipv4, "Ipv6Ranges": ipv6}
+        ],
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEC_GROUP_NAME", group)
+        result = run(run_task, "--force")
+    assert result.code == 0, result.err
+    assert "is open to the whole internet" in result.err, (ranges, result.err)
+    assert all(each in result.err for each in ranges)
+
+
+def test_private_and_narrow_ranges_are_not_the_internet():
+    assert common.open_to_the_internet(["10.0.0.0/8", "203.0.113.7/32", "fd00::/8", "x"]) == []
