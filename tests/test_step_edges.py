@@ -156,7 +156,7 @@ for _name in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS"]:
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_any_botocore_variable_is_one_line(clean_settings, run, data):
