@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import math
 import os
@@ -206,17 +207,33 @@ def point(text: str):
 
 
 def endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    """The servers --host names (one for a Unix socket), each with --port unless it has its own."""
+    """The servers --host names (one for a Unix socket), each with --port unless it has its own.
+
+    A server named twice (`a,a`, `a:9090,a` with port 9090, `::1,[0::1]`) is used once: twice
+    would open twice its sessions on it, past what it runs at once.
+    """
     hosts = args.host if args.transport != UNIX else args.host[:1]
-    return [
-        Endpoint(
+    found: dict[tuple[str, int], Endpoint] = {}
+    for host, port in hosts:
+        key = (_same_host(host), port or args.port)
+        if key in found:
+            say(f"--host: {host}:{key[1]} is listed more than once; it is used once")
+            continue
+        found[key] = Endpoint(
             transport=args.transport,
             host=host,
             port=port or args.port,
             unix_socket=args.unix_socket,
         )
-        for host, port in hosts
-    ]
+    return list(found.values())
+
+
+def _same_host(host: str) -> str:
+    """One spelling per address: IP addresses in their short form, names in lower case."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower().rstrip(".")
 
 
 def endpoint(args: argparse.Namespace) -> Endpoint:
