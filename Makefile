@@ -22,7 +22,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 rehearse: $(INSTALLED)
-	$(BIN)/python -m rehearsal.rehearse $(if $(KEEP),--keep)
+	$(BIN)/python -m rehearsal.rehearse $(if $(KEEP),--keep) $(if $(REST),--rest)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/frame_path.py

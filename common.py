@@ -363,6 +363,12 @@ _SECRET_PATTERNS = [
 ]
 
 
+def never_print(secret: str) -> None:
+    """Keep `secret` (a licence key, say) out of every message the scripts print from now on."""
+    if secret:
+        _known_secrets.add(secret)
+
+
 def _remember_credentials(core: botocore.session.Session) -> None:
     """Note the credentials in use, so that no message can ever print them."""
     try:
@@ -429,6 +435,23 @@ def our_tasks(ecs: Any, desired_status: str = "RUNNING") -> list[str]:
         startedBy=constants.STARTED_BY,
         desiredStatus=desired_status,
     )
+
+
+def lifetime_minutes(task_definition: dict[str, Any]) -> int | None:
+    """The lifetime a task definition gives its tasks: its lifetime container's sleep, in minutes.
+
+    None when it has no lifetime container (the task runs until stopped).
+    """
+    for container in task_definition.get("containerDefinitions", []):
+        command = container.get("command") or []
+        if (
+            container.get("name") == constants.LIFETIME_CONTAINER_NAME
+            and len(command) == 2
+            and command[0] == "sleep"
+            and re.fullmatch(r"[0-9]+", command[1])
+        ):
+            return int(command[1]) // 60
+    return None
 
 
 class Progress:

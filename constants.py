@@ -29,6 +29,14 @@ DATA_PATH = "/var/data"
 
 DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
 
+# The lifetime container: sleeps for TASK_LIFETIME_MINUTES, then exits 0, which stops the task.
+# From Amazon ECR Public like the server's image, so the task needs no other route; pinned.
+LIFETIME_CONTAINER_NAME = "lifetime"
+LIFETIME_IMAGE = "public.ecr.aws/docker/library/busybox:1.36.1"
+LIFETIME_CPU = 16  # cpu units and MiB taken from the task's; the server keeps the rest
+LIFETIME_MEMORY = 32
+LICENSE_KEY_VARIABLE = "SD_API_LICENSE_KEY"  # where the server reads its licence key
+
 # Fargate's allowed task memory (MiB) for each task cpu (units of 1/1024 vCPU).
 FARGATE_MEMORY = {
     256: range(512, 2048 + 1, 512),
@@ -195,6 +203,18 @@ def _task_memory(name: str, value: str) -> int:
     return number
 
 
+def _lifetime(name: str, value: str) -> int:
+    number = _whole_number(value)
+    if number is None or number > 10080:
+        raise _bad(
+            name,
+            value,
+            "whole minutes from 1 to 10080 (a week) after which the task stops by itself, "
+            "or 0 for no limit (it then bills until stopped)",
+        )
+    return number
+
+
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
 
@@ -252,14 +272,14 @@ _SETTINGS: dict[str, Setting] = {
     ),
     "LICENSE_SECRET": Setting(
         _pattern(
-            r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}"
+            r"(?a)arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}"
             r"|arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[\w./-]{1,2048}"
             r"|(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*",
             "the ARN of a Secrets Manager secret, or the name or ARN of an SSM SecureString "
             "parameter (such as /sd-apiserver/license), holding the licence key",
         )
     ),
-    "TASK_LIFETIME_MINUTES": Setting(_integer(0, 10080), default="240"),
+    "TASK_LIFETIME_MINUTES": Setting(_lifetime, default="240"),
     # Seconds an AWS call may take in all, retries included, before the script gives up.
     "AWS_CALL_TIMEOUT": Setting(_integer(1, 600), default="25"),
 }

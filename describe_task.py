@@ -1,11 +1,13 @@
 """Step 4: wait until our tasks are RUNNING, then print each one's IP and the address for the demos.
 
-Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. A task
-that stops instead ends the wait with its stop code and reasons (exit 1).
+Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. For each
+running task it says when the task will stop by itself (its lifetime) and how to stop it
+sooner. A task that stops instead ends the wait with its stop code and reasons (exit 1).
 """
 
 import argparse
 import sys
+from datetime import datetime, timedelta, timezone
 
 import common
 import constants
@@ -24,6 +26,16 @@ STOP_HINTS = {
     "EssentialContainerExited": "the server exited: check its logs (set LOG_GROUP) and that the "
     "CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
 }
+# The execution role could not read LICENSE_SECRET when the task started.
+SECRET_HINT = (
+    "ECS could not read the licence secret (LICENSE_SECRET) for the server: the execution role "
+    "(TASK_EXEC_ROLE) needs ssm:GetParameters on the SSM parameter, or "
+    "secretsmanager:GetSecretValue on the secret, plus kms:Decrypt if a customer-managed KMS key "
+    "encrypts it; check too that the name or ARN and its region are right"
+)
+SECRET_SIGNS = ("unable to pull secrets", "unable to retrieve secret", "accessdeniedexception")
+ESSENTIAL_EXITED = "Essential container in task exited"
+STOP_SOONER = "python3 stop_task.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +54,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def explain_stop(task: dict) -> str:
+def ended_by_lifetime(task: dict) -> bool:
+    """True when the lifetime container ran its course: ECS stopped the task because it exited 0."""
+    return ESSENTIAL_EXITED in (task.get("stoppedReason") or "") and any(
+        container["name"] == constants.LIFETIME_CONTAINER_NAME and container.get("exitCode") == 0
+        for container in task.get("containers", [])
+    )
+
+
+def explain_stop(task: dict, lifetime: int | None = None) -> str:
     """Why a task stopped: its stop code and reason, each container's reason and exit code."""
-    lines = [
+    lines = []
+    if lifetime and ended_by_lifetime(task):
+        lines.append(
+            f"  ended after its lifetime of {lifetime} minutes (TASK_LIFETIME_MINUTES), as "
+            "planned: not a crash; start a new task with run_task.py"
+        )
+    lines += [
         f"  stopCode: {common.aws_text(task.get('stopCode', '-'))}",
         f"  stoppedReason: {common.aws_text(task.get('stoppedReason', '-'))}",
     ]
@@ -54,8 +80,29 @@ def explain_stop(task: dict) -> str:
             f"{container.get('exitCode', '-')}, reason: {common.aws_text(container.get('reason', '-'))}"
         )
     text = "\n".join(lines)
+    if lifetime and ended_by_lifetime(task):
+        return text
     hints = [hint for key, hint in STOP_HINTS.items() if key in text]
+    if any(sign in text.lower() for sign in SECRET_SIGNS):
+        hints.append(SECRET_HINT)
     return "\n".join([text, *(f"  hint: {hint}" for hint in hints)])
+
+
+def stops_by_itself(task: dict, lifetime: int | None) -> tuple[str | None, str]:
+    """(UTC time the task stops by itself or None, a line saying so and how to stop it sooner)."""
+    if not lifetime:
+        return None, f"it has no lifetime limit: it runs, and bills, until you run {STOP_SOONER}"
+    started = task.get("startedAt") or task.get("createdAt")
+    if not isinstance(started, datetime):
+        return None, (
+            f"it stops by itself {lifetime} minutes after it started (ECS gave no start time); "
+            f"stop it sooner with {STOP_SOONER}"
+        )
+    stop_at = (started + timedelta(minutes=lifetime)).astimezone(timezone.utc)
+    return stop_at.isoformat(), (
+        f"it stops by itself at {stop_at:%Y-%m-%d %H:%M} UTC (lifetime {lifetime} minutes); "
+        f"stop it sooner with {STOP_SOONER}"
+    )
 
 
 def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | None]:
@@ -81,15 +128,23 @@ def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | No
     return public_ip, details.get("privateIPv4Address"), details.get("subnetId")
 
 
-def server_port(ecs, task_definition_arn: str) -> int:
+def server_port(definition: dict) -> int:
     """The container port the task definition maps: where the API server listens."""
-    definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)["taskDefinition"]
     ports = [
         mapping["containerPort"]
         for container in definition["containerDefinitions"]
         for mapping in container.get("portMappings", [])
     ]
     return ports[0] if ports else SERVER_DEFAULT_PORT
+
+
+def rest_mode(definition: dict) -> bool:
+    """True when the task definition starts the server in REST mode (SD_API_TRANSPORT=4)."""
+    return any(
+        variable == {"name": "SD_API_TRANSPORT", "value": "4"}
+        for container in definition["containerDefinitions"]
+        for variable in container.get("environment", [])
+    )
 
 
 def describe_task(args: argparse.Namespace) -> int:
@@ -115,17 +170,31 @@ def describe_task(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         interval=args.interval,
     )
-    for task in tasks:
-        if task["lastStatus"] == "STOPPED":
-            common.say(f"task {common.short_id(task['taskArn'])} stopped:\n{explain_stop(task)}")
-    if any(task["lastStatus"] == "STOPPED" for task in tasks):
+
+    def definition_of(task: dict) -> dict:
+        return ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
+
+    stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
+    for task in stopped:
+        lifetime = common.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
+        common.say(
+            f"task {common.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
+        )
+    if stopped:
+        if all(ended_by_lifetime(task) for task in stopped):
+            raise common.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
         raise common.StepFailed("the task stopped instead of running: see the reasons above")
 
     ec2 = common.client("ec2")
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet = network_addresses(ec2, task)
-        port = server_port(ecs, task["taskDefinitionArn"])
+        definition = definition_of(task)
+        port = server_port(definition)
+        lifetime = common.lifetime_minutes(definition)
+        stop_at, lifetime_line = stops_by_itself(task, lifetime)
         host = public_ip or private_ip
         summary.append(
             {
@@ -135,6 +204,9 @@ def describe_task(args: argparse.Namespace) -> int:
                 "publicIp": public_ip,
                 "privateIp": private_ip,
                 "endpoint": f"{host}:{port}",
+                "lifetimeMinutes": lifetime,
+                "stopsBy": stop_at,
+                "stopSooner": STOP_SOONER,
             }
         )
         name = common.short_id(task["taskArn"])
@@ -151,7 +223,9 @@ def describe_task(args: argparse.Namespace) -> int:
                 "(a private subnet? a public IP needs a subnet routed to an internet gateway); "
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
-        common.say(f"try the demos: cd demo && python3 get_status.py --host {host} --port {port}")
+        common.say(f"task {name}: {lifetime_line}")
+        demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
+        common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:
         servers = ",".join(task["endpoint"] for task in summary)
         common.say(f"all {len(summary)} servers for a batch: --host {servers}")

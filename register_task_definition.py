@@ -3,17 +3,48 @@
 Each run registers a new revision of the TASK_FAMILY_NAME family. The server's own settings
 (SD_API_TRANSPORT, SD_API_TCP_PORT, SD_API_TCP_LOCAL, SD_DEBUG_CRASH) go into the container's
 environment; /var/data is an EFS volume when EFS_FILE_SYSTEM_ID is set, else task storage.
+The licence key reaches the server from LICENSE_SECRET (ECS reads it when the task starts),
+never from the task definition. A second essential container sleeps TASK_LIFETIME_MINUTES,
+then exits, which stops the task (0: no such container, the task runs until stopped).
 """
 
+import os
 import sys
 
 import common
 import constants
 
 
+def require_secret_for_rest() -> None:
+    """REST mode has no activation call: the server must get its key at start."""
+    if constants.SD_API_TRANSPORT == 4 and not constants.LICENSE_SECRET:
+        raise constants.SettingError(
+            "SD_API_TRANSPORT=4 (REST) needs LICENSE_SECRET: the server takes its licence only "
+            "at start in REST mode; store the key with store_license.py and set LICENSE_SECRET "
+            "to the line it prints"
+        )
+
+
 def warn_about_settings() -> None:
     """Say so when the settings give a server the demos cannot reach, or lose what it writes."""
-    if constants.SD_API_TRANSPORT != 1:
+    key = os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip()
+    if key:
+        common.never_print(key)
+        common.warn(
+            f"{constants.LICENSE_KEY_VARIABLE} is set here but was not used: a key in the task "
+            "definition is readable by anyone allowed ecs:DescribeTaskDefinition; "
+            + (
+                "the server reads it from LICENSE_SECRET"
+                if constants.LICENSE_SECRET
+                else "store it with store_license.py and set LICENSE_SECRET"
+            )
+        )
+    if constants.SD_API_TRANSPORT == 4:
+        common.say(
+            "note: SD_API_TRANSPORT=4: the server answers REST on all interfaces on "
+            f"port {constants.SD_API_TCP_PORT}; SD_API_TCP_LOCAL does not apply to REST"
+        )
+    elif constants.SD_API_TRANSPORT != 1:
         common.warn(
             f"SD_API_TRANSPORT={constants.SD_API_TRANSPORT}: the server will not listen on TCP "
             "for Thrift, so the demos cannot reach it from outside the task (use 1)"
@@ -61,15 +92,44 @@ def log_configuration(region: str) -> dict | None:
     }
 
 
+def secret_arn(name_or_arn: str, sts, region: str) -> str:
+    """The full ARN ECS needs: an ARN as given, an SSM parameter name in the caller's account."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    caller = sts.get_caller_identity()
+    partition = caller["Arn"].split(":")[1]
+    return f"arn:{partition}:ssm:{region}:{caller['Account']}:parameter/{name_or_arn.lstrip('/')}"
+
+
+def lifetime_container(minutes: int) -> dict:
+    """An essential container that sleeps `minutes`, then exits 0: ECS then stops the task."""
+    return {
+        "name": constants.LIFETIME_CONTAINER_NAME,
+        "image": constants.LIFETIME_IMAGE,
+        "essential": True,
+        "command": ["sleep", str(minutes * 60)],
+        # sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand, kill it
+        # after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
+        "stopTimeout": 2,
+        "cpu": constants.LIFETIME_CPU,
+        "memory": constants.LIFETIME_MEMORY,
+    }
+
+
 def register_task_definition() -> int:
+    require_secret_for_rest()
+    lifetime = constants.TASK_LIFETIME_MINUTES
+    # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every
+    # container; the containers' hard limits add up to the task's.
+    cpu, memory = constants.TASK_CPU, constants.TASK_MEMORY
+    if lifetime:
+        cpu, memory = cpu - constants.LIFETIME_CPU, memory - constants.LIFETIME_MEMORY
     container = {
         "name": constants.CONTAINER_NAME,
         "image": constants.IMAGE_NAME,
         "essential": True,
-        # Fargate only needs task-level cpu/memory; giving the container the same is also
-        # what local ECS emulators need to start it.
-        "cpu": constants.TASK_CPU,
-        "memory": constants.TASK_MEMORY,
+        "cpu": cpu,
+        "memory": memory,
         "portMappings": [{"containerPort": constants.SD_API_TCP_PORT, "protocol": "tcp"}],
         "environment": [
             {"name": "SD_API_TRANSPORT", "value": str(constants.SD_API_TRANSPORT)},
@@ -81,23 +141,35 @@ def register_task_definition() -> int:
             {"sourceVolume": constants.DATA_VOLUME, "containerPath": constants.DATA_PATH}
         ],
     }
+    # Every setting is checked before the first AWS call.
+    family, execution_role = constants.TASK_FAMILY_NAME, constants.TASK_EXEC_ROLE
+    volumes = [data_volume()]
+    license_secret = constants.LICENSE_SECRET
+    warn_about_settings()
     ecs = common.client("ecs")
     logging = log_configuration(ecs.meta.region_name)
     if logging:
         container["logConfiguration"] = logging
-    warn_about_settings()
+    if license_secret:
+        arn = secret_arn(license_secret, common.client("sts"), ecs.meta.region_name)
+        container["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
+    # Order means nothing to ECS; moto reports only the first container of a task, so the
+    # lifetime container goes first for the rehearsal to show its exit.
+    containers = [container]
+    if lifetime:
+        containers.insert(0, lifetime_container(lifetime))
 
     response = ecs.register_task_definition(
-        family=constants.TASK_FAMILY_NAME,
-        executionRoleArn=constants.TASK_EXEC_ROLE,
+        family=family,
+        executionRoleArn=execution_role,
         networkMode="awsvpc",
         requiresCompatibilities=["FARGATE"],
         # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
         runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
         cpu=str(constants.TASK_CPU),
         memory=str(constants.TASK_MEMORY),
-        containerDefinitions=[container],
-        volumes=[data_volume()],
+        containerDefinitions=containers,
+        volumes=volumes,
         tags=[constants.PROJECT_TAG],
     )
     common.show(response)
@@ -105,6 +177,22 @@ def register_task_definition() -> int:
     common.say(
         f"registered task definition {common.short_id(definition['taskDefinitionArn'])} "
         f"({definition['status']})"
+    )
+    if license_secret:
+        common.say(
+            f"the server reads its licence key from {arn} when the task starts: the execution "
+            "role needs "
+            + (
+                "secretsmanager:GetSecretValue"
+                if ":secretsmanager:" in arn
+                else "ssm:GetParameters"
+            )
+            + " on it (and kms:Decrypt for a customer-managed key)"
+        )
+    common.say(
+        f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"
+        if lifetime
+        else "TASK_LIFETIME_MINUTES=0: a task of this revision runs, and bills, until stopped"
     )
     return common.EXIT_OK
 

@@ -56,6 +56,26 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
 
 
+def say_lifetime(ecs, task_definition_arn: str) -> None:
+    """Say how long the tasks will live: their task definition's lifetime container decides."""
+    try:
+        definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)
+    except common.ClientError as error:
+        common.warn(f"could not read the task's lifetime: {common.describe_client_error(error)}")
+        return
+    lifetime = common.lifetime_minutes(definition["taskDefinition"])
+    if lifetime:
+        common.say(
+            f"it stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES when "
+            f"{common.short_id(task_definition_arn)} was registered); stop it sooner with stop_task.py"
+        )
+    else:
+        common.say(
+            f"{common.short_id(task_definition_arn)} has no lifetime limit: the task runs, and "
+            "bills, until you stop it with stop_task.py"
+        )
+
+
 def run_task(args: argparse.Namespace) -> int:
     count = args.count or constants.TASK_COUNT
     task_definition = constants.TASK_DEFINITION
@@ -117,6 +137,7 @@ def run_task(args: argparse.Namespace) -> int:
         )
     for task in response["tasks"]:
         common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
+    say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
     common.say("next: describe_task.py waits for it to run and prints its address")
     return common.EXIT_OK
 

@@ -5,6 +5,12 @@ prerequisites ask for, then runs every step script in the README's order as a pe
 it, the demos at step 5 against the address describe_task.py prints, and the clean-up at
 step 6. Everything it starts is stopped at the end, also when a step fails or on Ctrl-C,
 unless --keep leaves the local endpoint and API server up to try the scripts by hand.
+
+The licence key goes where the tutorial puts it: store_license.py stores it as a secret in the
+local AWS, and the part that plays Fargate reads it from there and starts the API server with
+it, so no activation call is needed. --rest rehearses the server's REST mode. The part that
+plays Fargate also plays the task's lifetime: it stops the task as ECS does when the lifetime
+container exits (--seconds-per-minute shortens the wait).
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,8 +57,18 @@ def isolate_from_real_aws() -> None:
 
 
 class Rehearsal:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        rest: bool = False,
+        seconds_per_minute: float = 60,
+        lifetime_minutes: int | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.rest = rest
+        self.seconds_per_minute = seconds_per_minute
+        self.lifetime_minutes = lifetime_minutes  # None: the tutorial's default
+        self.lifetime_timer: threading.Timer | None = None
         self.moto = local_aws.MotoServer()
         self.api_server: subprocess.Popen[bytes] | None = None
         self.port = local_aws.free_port()
@@ -77,8 +95,18 @@ class Rehearsal:
 
     # --- what a person types
 
-    def step(self, title: str, script: str, *args: str, cwd: Path = ROOT) -> str:
-        """Run `python3 script args` under a banner, as typed; return its stdout."""
+    def step(
+        self,
+        title: str,
+        script: str,
+        *args: str,
+        cwd: Path = ROOT,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """Run `python3 script args` under a banner, as typed; return its stdout.
+
+        `env` adds variables a person would set for this command only.
+        """
         typed = shlex.join(["python3", script, *args])
         self.enter(title)
         banner(title, typed)
@@ -86,7 +114,7 @@ class Rehearsal:
         process = self.current_step = subprocess.Popen(
             [sys.executable, script, *args],
             cwd=cwd,
-            env={**self.env, "PYTHONUNBUFFERED": "1"},  # its lines in the order it writes them
+            env={**self.env, **(env or {}), "PYTHONUNBUFFERED": "1"},  # lines in the order written
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -143,12 +171,16 @@ class Rehearsal:
         print(env_file.read_text(), end="")
 
     def do_what_fargate_does(self, run_task_output: str) -> None:
-        """Give the task its public IP and have the API server listen there."""
+        """Give the task its public IP, read its licence secret, start the API server with it."""
         [task] = json.loads(run_task_output)["tasks"]
-        self.enter("Fargate's part: a public IP for the task, the API server listening on it")
+        self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
         public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
+        server_environment = self.container_environment(definition)
         log = self.workdir / "api-server.log"
         with open(log, "w") as log_file:
             self.api_server = subprocess.Popen(
@@ -156,16 +188,13 @@ class Rehearsal:
                     sys.executable,
                     "-m",
                     "localserver",
-                    "--transport",
-                    "1",
                     "--host",
                     public_ip,
-                    "--port",
-                    str(self.port),
                     "--detector",
                     "marker",
                 ],
                 cwd=ROOT,
+                env=server_environment,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
                 start_new_session=True,  # Ctrl-C reaches the rehearsal, which stops it in order
@@ -179,6 +208,78 @@ class Rehearsal:
                 )
             time.sleep(0.1)
         print(f"{log.read_text().strip()} (pid {self.api_server.pid})\nits log: {log}")
+        self.play_lifetime(task["taskArn"], definition)
+
+    def container_environment(self, definition: dict) -> dict[str, str]:
+        """What ECS gives the server's container: its `environment`, and its `secrets` resolved."""
+        [server] = [
+            container
+            for container in definition["containerDefinitions"]
+            if container["name"] == "sd-apiserver"
+        ]
+        environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+        environment.update({pair["name"]: pair["value"] for pair in server["environment"]})
+        for secret in server.get("secrets", []):
+            arn = secret["valueFrom"]
+            if ":secretsmanager:" in arn:
+                value = self.moto.client("secretsmanager").get_secret_value(SecretId=arn)[
+                    "SecretString"
+                ]
+            else:
+                value = self.moto.client("ssm").get_parameter(Name=arn, WithDecryption=True)[
+                    "Parameter"
+                ]["Value"]
+            environment[secret["name"]] = value
+            print(f"read {secret['name']} for the server from {arn} (not shown)")
+        return environment
+
+    def play_lifetime(self, task_arn: str, definition: dict) -> None:
+        """Stop the task as ECS does when its lifetime container exits (moto runs no container)."""
+        [lifetime] = [
+            container
+            for container in definition["containerDefinitions"]
+            if container["name"] == "lifetime"
+        ] or [None]
+        if lifetime is None:
+            print("the task has no lifetime container: it runs until stopped")
+            return
+        minutes = int(lifetime["command"][1]) // 60
+        seconds = minutes * self.seconds_per_minute
+        print(f"its lifetime container exits after {minutes} minutes (here in {seconds:g}s)")
+        self.lifetime_timer = threading.Timer(seconds, self.end_of_lifetime, (task_arn, minutes))
+        self.lifetime_timer.daemon = True
+        self.lifetime_timer.start()
+
+    def end_of_lifetime(self, task_arn: str, minutes: int) -> None:
+        """The lifetime container exited 0: ECS stops the task, and with it the server."""
+        ecs = self.moto.client("ecs")
+        [task] = ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]
+        if task["lastStatus"] == "STOPPED":
+            return
+        # moto lists only a task's first container (here the lifetime container), exit code 0.
+        ecs.stop_task(cluster=CLUSTER, task=task_arn, reason="Essential container in task exited")
+        local_aws.stop_process(self.api_server)
+        print(
+            f"\n[Fargate] the lifetime container exited after {minutes} minutes: "
+            "task stopped (Essential container in task exited)",
+            flush=True,
+        )
+
+    def store_licence(self) -> None:
+        """The optional step before step 2: the key into the local SSM, LICENSE_SECRET into .env."""
+        printed = self.step(
+            "Step 2: store the licence key as a secret",
+            "store_license.py",
+            env={"SD_API_LICENSE_KEY": LICENCE},
+        )
+        [line] = [line for line in printed.splitlines() if line.startswith("LICENSE_SECRET=")]
+        self.add_settings(line)
+
+    def add_settings(self, *lines: str) -> None:
+        """Add lines to the settings file, as a person edits .env."""
+        env_file = Path(self.env["ENV_FILE"])
+        env_file.write_text(env_file.read_text() + "".join(f"{line}\n" for line in lines))
+        print(f"added to {env_file}: {', '.join(line.split('=')[0] for line in lines)}")
 
     def make_picture(self) -> Path:
         """A street scene of the kind the local server's marker detector sees: two figures."""
@@ -195,26 +296,50 @@ class Rehearsal:
     # --- the tutorial
 
     def run(self) -> None:
-        self.start_aws()
-        self.prepare_prerequisites()
-        self.step("Step 1: create a cluster", "create_cluster.py")
-        self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
-        self.step("Step 2: register the task definition", "register_task_definition.py")
-        self.step("Step 2: check it is listed", "list_task_definition.py")
-        started = self.step("Step 3: start a task", "run_task.py")
-        self.do_what_fargate_does(started)
+        self.start_a_task()
         self.step("Step 4: list the task", "list_tasks.py")
         described = self.step(
             "Step 4: wait for it and get its address", "describe_task.py", "--interval", "1"
         )
         [task] = json.loads(described)["tasks"]
         host, port = task["endpoint"].rsplit(":", 1)
-        connection = ["--host", host, "--port", port]
         picture = self.make_picture()
+        if self.rest:
+            self.try_rest_demo(host, port, picture)
+        else:
+            self.try_thrift_demos(host, port, picture)
+        self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
+        remaining = self.step("Step 6: check no task is left", "list_tasks.py")
+        if json.loads(remaining)["taskArns"]:
+            raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
+        self.step("Step 6: delete the cluster", "delete_cluster.py")
+        self.step("Step 6: delete the licence secret", "store_license.py", "--delete")
+
+    def start_a_task(self) -> None:
+        """Up to step 3 and Fargate's part: the local AWS, a task, its server listening."""
+        self.start_aws()
+        self.prepare_prerequisites()
+        self.choose_settings()
+        self.step("Step 1: create a cluster", "create_cluster.py")
+        self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
+        self.store_licence()
+        self.step("Step 2: register the task definition", "register_task_definition.py")
+        self.step("Step 2: check it is listed", "list_task_definition.py")
+        started = self.step("Step 3: start a task", "run_task.py")
+        self.do_what_fargate_does(started)
+
+    def choose_settings(self) -> None:
+        """The settings this rehearsal adds to the prerequisites': REST mode, the lifetime."""
+        lines = ["SD_API_TRANSPORT=4"] if self.rest else []
+        if self.lifetime_minutes is not None:
+            lines.append(f"TASK_LIFETIME_MINUTES={self.lifetime_minutes}")
+        if lines:
+            self.add_settings(*lines)
+
+    def try_thrift_demos(self, host: str, port: str, picture: Path) -> None:
+        connection = ["--host", host, "--port", port]
+        # No activation call: the server got its licence key at start.
         self.step("Step 5: server status", "get_status.py", *connection, cwd=DEMO)
-        self.step(
-            "Step 5: activate it", "activate_server.py", *connection, "--license", LICENCE, cwd=DEMO
-        )
         self.step(
             "Step 5: find people",
             "detection_demo.py",
@@ -225,11 +350,23 @@ class Rehearsal:
             str(self.workdir / "street-boxes.jpg"),
             cwd=DEMO,
         )
-        self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
-        remaining = self.step("Step 6: check no task is left", "list_tasks.py")
-        if json.loads(remaining)["taskArns"]:
-            raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
-        self.step("Step 6: delete the cluster", "delete_cluster.py")
+
+    def try_rest_demo(self, host: str, port: str, picture: Path) -> None:
+        self.step(
+            "Step 5: find people over REST",
+            "http_demo.py",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--input",
+            str(picture),
+            "--type",
+            "object",
+            "--output",
+            str(self.workdir / "street-boxes.jpg"),
+            cwd=DEMO,
+        )
 
     def print_keep_instructions(self) -> None:
         banner("Still running, as asked (KEEP=1)")
@@ -249,6 +386,8 @@ class Rehearsal:
         print(f"\nWhen you are done: kill {' '.join(pids)}")
 
     def stop(self) -> None:
+        if self.lifetime_timer:
+            self.lifetime_timer.cancel()
         local_aws.stop_process(self.api_server)
         self.moto.stop()
 
@@ -258,10 +397,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="leave the local endpoint and API server running"
     )
+    parser.add_argument(
+        "--rest", action="store_true", help="the server in REST mode, with http_demo.py at step 5"
+    )
+    parser.add_argument(
+        "--seconds-per-minute",
+        type=float,
+        default=60,
+        help="how long a minute of the task's lifetime lasts here (default: 60)",
+    )
     args = parser.parse_args(argv)
     isolate_from_real_aws()
     workdir = Path(tempfile.mkdtemp(prefix="sd-rehearsal-"))
-    rehearsal = Rehearsal(workdir)
+    rehearsal = Rehearsal(workdir, rest=args.rest, seconds_per_minute=args.seconds_per_minute)
     # SIGTERM stops it as Ctrl-C does; SIGINT is set too, as a shell starts background
     # processes with it ignored.
     signal.signal(signal.SIGTERM, rehearsal.on_signal)
@@ -287,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             rehearsal.print_keep_instructions()
         else:
             rehearsal.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
     left = (
         "the local endpoint and API server are still running"
         if args.keep

@@ -100,7 +100,8 @@ def test_defaults_go_into_the_task_definition(aws, run):
     result = run(register_task_definition)
     definition = result.json()["taskDefinition"]
     assert (definition["cpu"], definition["memory"]) == ("4096", "8192")
-    [container] = definition["containerDefinitions"]
+    lifetime, container = definition["containerDefinitions"]
+    assert lifetime["name"] == "lifetime" and lifetime["command"] == ["sleep", str(240 * 60)]
     assert container["image"] == "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
     assert {e["name"]: e["value"] for e in container["environment"]} == {
         "SD_API_TRANSPORT": "1",

@@ -65,7 +65,8 @@ def test_task_definition_is_right_for_fargate(aws, run, clean_settings):
     }
     assert definition["executionRoleArn"] == EXEC_ROLE
     assert (definition["cpu"], definition["memory"]) == ("8192", "20480")
-    [container] = definition["containerDefinitions"]
+    [container] = [c for c in definition["containerDefinitions"] if c["name"] == "sd-apiserver"]
+    assert container["essential"] is True
     assert container["portMappings"][0]["containerPort"] == 7070
     assert {"name": "SD_API_TCP_PORT", "value": "7070"} in container["environment"]
     assert container["mountPoints"] == [{"sourceVolume": "sd-data", "containerPath": "/var/data"}]
@@ -84,7 +85,8 @@ def test_efs_and_logs(aws, run, clean_settings):
     assert (
         definition["volumes"][0]["efsVolumeConfiguration"]["fileSystemId"] == "fs-0123456789abcdef0"
     )
-    logging = definition["containerDefinitions"][0]["logConfiguration"]
+    [server] = [c for c in definition["containerDefinitions"] if c["name"] == "sd-apiserver"]
+    logging = server["logConfiguration"]
     assert logging["logDriver"] == "awslogs"
     assert logging["options"]["awslogs-group"] == "/ecs/sd-apiserver"
     assert logging["options"]["awslogs-region"] == "us-east-1"
@@ -307,12 +309,22 @@ def test_run_task_goes_on_when_it_may_not_read_security_groups(stub, stub_settin
     stub("ecs").add_response(
         "run_task",
         {
-            "tasks": [{"taskArn": "arn:aws:ecs:r:1:task/sd-test/t1", "lastStatus": "PROVISIONING"}],
+            "tasks": [
+                {
+                    "taskArn": "arn:aws:ecs:r:1:task/sd-test/t1",
+                    "taskDefinitionArn": DEF_ARN,
+                    "lastStatus": "PROVISIONING",
+                }
+            ],
             "failures": [],
         },
     )
+    stub("ecs").add_response(
+        "describe_task_definition", {"taskDefinition": {"containerDefinitions": []}}
+    )
     result = run(run_task)
     assert result.code == 0
+    assert "sd-apiserver:1 has no lifetime limit" in result.err
     assert "warning: could not check the security groups" in result.err
     assert "ec2:DescribeSecurityGroups" in result.err
 

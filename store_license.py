@@ -1,0 +1,125 @@
+"""Before step 2 (optional): store the server's licence key as an SSM SecureString parameter.
+
+The key comes from SD_API_LICENSE_KEY, else from a prompt that does not echo it. Prints the
+LICENSE_SECRET=... line for your .env; register_task_definition.py then hands the key to the
+server when the task starts, without ever writing it into the task definition. An existing
+parameter is left alone unless --overwrite; --delete removes it at clean-up.
+"""
+
+import argparse
+import getpass
+import os
+import re
+import sys
+
+import common
+import constants
+
+DEFAULT_NAME = "/sd-apiserver/license"
+# SSM's rule: letters, digits and _.-/ ; a name may not start with aws or ssm.
+PARAMETER_NAME = re.compile(r"(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*", re.ASCII)
+MAX_KEY_LENGTH = 4096  # a standard-tier parameter's limit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--name",
+        type=parameter_name,
+        default=DEFAULT_NAME,
+        help=f"the SSM parameter's name (default: {DEFAULT_NAME})",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument(
+        "--overwrite", action="store_true", help="replace the key if the parameter exists"
+    )
+    action.add_argument("--delete", action="store_true", help="delete the parameter")
+
+
+def parameter_name(text: str) -> str:
+    if len(text) > 1011 or not PARAMETER_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an SSM parameter name: letters, digits, _ . - and /, "
+            "not starting with aws or ssm"
+        )
+    return text
+
+
+def read_key() -> str:
+    """The key from SD_API_LICENSE_KEY, else typed at a prompt that does not echo it."""
+    key = os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip()
+    if not key:
+        if not sys.stdin.isatty():
+            raise constants.SettingError(
+                f"no licence key: set {constants.LICENSE_KEY_VARIABLE}, or run this in a "
+                "terminal to type it at a prompt"
+            )
+        try:
+            key = getpass.getpass("licence key (not shown): ").strip()
+        except EOFError:
+            key = ""
+    if not key:
+        raise constants.SettingError("no licence key given: nothing stored")
+    if len(key) > MAX_KEY_LENGTH or "\n" in key:
+        raise constants.SettingError(
+            f"the licence key is not one line of at most {MAX_KEY_LENGTH} characters"
+        )
+    return key
+
+
+def store(ssm, name: str, key: str, overwrite: bool) -> int:
+    try:
+        response = ssm.put_parameter(
+            Name=name,
+            Value=key,
+            Type="SecureString",
+            Overwrite=overwrite,
+            Description="SmartyzeDetect API server licence key",
+        )
+    except common.ClientError as error:
+        if common.aws_error_code(error) == "ParameterAlreadyExists":
+            existing = ssm.get_parameter(Name=name)["Parameter"]
+            common.say(f"parameter {name} already exists: kept (--overwrite replaces its key)")
+            if existing["Type"] != "SecureString":
+                common.warn(
+                    f"{name} is a {existing['Type']} parameter, stored unencrypted: "
+                    "--overwrite makes it a SecureString"
+                )
+            print(f"LICENSE_SECRET={existing['ARN']}")
+            return common.EXIT_OK
+        raise
+    arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
+    common.say(
+        f"stored the licence key as SecureString {name} (version {response['Version']}); "
+        "put this line in your .env:"
+    )
+    print(f"LICENSE_SECRET={arn}")
+    return common.EXIT_OK
+
+
+def delete(ssm, name: str) -> int:
+    try:
+        ssm.delete_parameter(Name=name)
+    except common.ClientError as error:
+        if common.aws_error_code(error) != "ParameterNotFound":
+            raise
+        common.say(f"parameter {name} does not exist (already deleted?): nothing to do")
+        return common.EXIT_OK
+    common.say(f"deleted parameter {name}; remove LICENSE_SECRET from your .env")
+    return common.EXIT_OK
+
+
+def store_license(args: argparse.Namespace) -> int:
+    if args.delete:
+        return delete(common.client("ssm"), args.name)
+    key = read_key()
+    common.never_print(key)  # some AWS validation messages quote the value they refused
+    return store(common.client("ssm"), args.name, key, args.overwrite)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.parse_args(__doc__, argv, add_arguments)
+    return common.run(store_license, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
