@@ -222,7 +222,10 @@ class Batch:
             self.failures.append(path)
             if self.progress and self.progress.on_terminal:
                 sys.stderr.write("\n")
-            democli.say(f"error: {path}: {error}")
+            message = str(error)
+            if not message.startswith(f"{path}:"):  # input errors name their file already
+                message = f"{path}: {message}"
+            democli.say(f"error: {message}")
             if self.args.json:
                 print(json.dumps({"input": str(path), "error": str(error)}), flush=True)
 

@@ -7,6 +7,7 @@ and through the stand-in WAN link, all on loopback or a Unix socket.
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -139,6 +140,20 @@ def test_a_failed_input_is_reported_and_the_batch_goes_on(api_server, run, tmp_p
     assert all(by_input[str(path)]["status"] == "SUCCESS" for path in paths)
     assert result.err.strip().splitlines()[-1] == "error: 1 of 6 inputs failed"
     assert f"error: {broken}: " in result.err and "Traceback" not in result.err
+    assert f"{broken}: {broken}:" not in result.err  # the file named once
+
+
+def test_a_folder_holds_only_its_files_as_inputs(api_server, run, tmp_path):
+    """Subfolders, a named pipe, links to nothing or to a folder: no input, no hang, no line."""
+    paths = figures_folder(tmp_path / "in", 2)
+    folder = tmp_path / "in"
+    figures_folder(folder / "sub", 1)
+    os.mkfifo(folder / "pipe.jpg")  # reading it would wait for ever
+    (folder / "nowhere.jpg").symlink_to(tmp_path / "missing.jpg")
+    (folder / "loop.png").symlink_to(folder)
+    result = run(detection_demo, *api_server.connection, "--input", str(folder), "--json")
+    assert result.code == 0, result.err
+    assert set(json_lines(result.out)) == {str(path) for path in paths}
 
 
 # `run` only captures output, reset at each call: it is safe to share between examples.
