@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import math
@@ -245,14 +246,60 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class OutputLost(Exception):
+    """Standard output could not be written (a closed pipe, a full disk): the results are lost."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class CheckedOutput:
+    """Standard output that remembers its first failed write, in any thread.
+
+    The main thread gets OutputLost at once; a batch's worker threads go on, their lines
+    dropped, and `run` reports the loss when the batch is done.
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def _guarded(self, action: Callable[[], object], fallback):
+        if self.error is None:
+            try:
+                return action()
+            except OSError as error:
+                self.error = error
+        if threading.current_thread() is threading.main_thread():
+            raise OutputLost(self.error)
+        return fallback
+
+    def write(self, text: str) -> int:
+        return self._guarded(lambda: self.stream.write(text), len(text))
+
+    def flush(self) -> None:
+        self._guarded(self.stream.flush, None)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def run(body: Callable[[], int]) -> int:
     """Run a demo, turning every expected failure into one line on stderr.
 
     Ctrl-C, SIGTERM and SIGHUP end it with 128 + the signal once its session is deleted.
     """
+    if sys.stdout is None:  # started with its standard output closed (`>&-`)
+        say("error: standard output is closed: the results would be lost (redirect it instead)")
+        return 1
+    real_stdout = sys.stdout
+    sys.stdout = output = CheckedOutput(real_stdout)
     try:
         with interrupts.raising():
-            return body()
+            code = body()
+            output.flush()  # a full disk or a closed pipe is reported here, not at exit
+            return code
     except InputError as error:
         say(f"error: {error}")
         return 2
@@ -265,11 +312,18 @@ def run(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return 130
-    except BrokenPipeError:
-        # Python would complain again when it flushes stdout on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        say("error: standard output was closed before the results were written")
+    except (OutputLost, BrokenPipeError) as lost:
+        error = lost.error if isinstance(lost, OutputLost) else lost
+        with contextlib.suppress(OSError, ValueError):
+            # Python would complain again when it flushes stdout on the way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real_stdout.fileno())
+        if isinstance(error, BrokenPipeError):
+            say("error: standard output was closed before the results were written")
+        else:
+            say(f"error: the results could not be written to standard output: {lost}")
         return 1
+    finally:
+        sys.stdout = real_stdout
 
 
 def print_json(value) -> None:
