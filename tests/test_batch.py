@@ -269,6 +269,32 @@ def test_a_server_dying_mid_batch_leaves_the_rest_to_the_other(timed_servers, ru
     assert result.code == (1 if failed else 0)
 
 
+@pytest.mark.parametrize("die_after, slots", [(1, 1), (4, 2), (9, 3)])
+def test_no_input_is_lost_with_a_dying_server_while_another_lives(
+    timed_servers, run, tmp_path, die_after, slots
+):
+    """The inputs on their way to a server that dies go to the other: none fails."""
+    dying, alive = timed_servers(2, work=0.01, slots=slots)
+    paths = figures_folder(tmp_path / "in", 24)[:-1]
+    (tmp_path / "in" / "walk.mp4").unlink()
+
+    def die_after_some() -> None:
+        while dying.handler.detections < die_after:
+            time.sleep(0.001)
+        dying.close()
+
+    threading.Thread(target=die_after_some, daemon=True).start()
+    result = run(
+        detection_demo,
+        *("--host", hosts(dying.port, alive.port)),
+        *("--input", str(tmp_path / "in"), "--json"),
+    )
+    by_input = json_lines(result.out)
+    assert set(by_input) == {str(path) for path in paths}
+    assert [line for line in by_input.values() if "error" in line] == []
+    assert result.code == 0, result.err
+
+
 def test_no_server_reachable_fails_every_input(run, tmp_path):
     paths = figures_folder(tmp_path / "in", 2)
     result = run(
