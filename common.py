@@ -519,6 +519,27 @@ def wait_for_tasks(
         progress.close()
 
 
+def aws_tags() -> list[dict[str, str]]:
+    """constants.PROJECT_TAG as EC2 and IAM spell tags."""
+    return [{"Key": constants.PROJECT_TAG["key"], "Value": constants.PROJECT_TAG["value"]}]
+
+
+def is_ours(tags: list[dict[str, str]] | None) -> bool:
+    """Whether EC2 or IAM tags mark a resource as this project's."""
+    return {"Key": constants.PROJECT_TAG["key"], "Value": constants.PROJECT_TAG["value"]} in (
+        tags or []
+    )
+
+
+def secret_read_access(secret: str, region: str, account: str) -> tuple[list[str], str]:
+    """The actions an execution role needs to read LICENSE_SECRET, and the secret's ARN."""
+    if secret.startswith("arn:") and ":secretsmanager:" in secret:
+        return ["secretsmanager:GetSecretValue"], secret
+    if secret.startswith("arn:"):
+        return ["ssm:GetParameters"], secret
+    return ["ssm:GetParameters"], f"arn:aws:ssm:{region}:{account}:parameter/{secret.lstrip('/')}"
+
+
 _last_status: list[str] = []  # what the wait saw last, for the line when time runs out
 
 

@@ -27,6 +27,12 @@ PROJECT_TAG = {"key": "project", "value": "smartyzedetect-ecs-demo"}
 DATA_VOLUME = "sd-data"
 DATA_PATH = "/var/data"
 
+# What create_prerequisites.py makes, found again (and deleted) by PROJECT_TAG.
+SECURITY_GROUP_NAME = "sd-apiserver-demo"
+EXECUTION_ROLE_NAME = "sd-apiserver-demo-execution"
+EXECUTION_ROLE_PATH = "/sd-apiserver-demo/"
+EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
 DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
 
 # The lifetime container: sleeps for TASK_LIFETIME_MINUTES, then exits 0, which stops the task.
@@ -122,8 +128,18 @@ def _bad(name: str, value: str, allowed: str) -> SettingError:
 def _missing(name: str, allowed: str) -> SettingError:
     if name in os.environ:
         return SettingError(f"{name} is empty ({source(name)}): set it to {allowed}")
+    # No ENV_FILE named and no .env beside the scripts: most likely a first run.
+    first_run = "ENV_FILE" not in os.environ and not ENV_FILE.is_file()
+    hint = "; there is no .env yet: `cp .env.example .env`, then edit it" if first_run else ""
     return SettingError(
-        f"{name} is not set (in the environment or {ENV_FILE}): set it to {allowed}"
+        f"{name} is not set (in the environment or {ENV_FILE}): set it to {allowed}{hint}"
+    )
+
+
+def _example(name: str, value: str) -> SettingError:
+    return SettingError(
+        f"{name}={value!r} ({source(name)}) is the placeholder from .env.example: "
+        f"set it to {_SETTINGS[name].required or 'your own value'}"
     )
 
 
@@ -223,6 +239,7 @@ class Setting(NamedTuple):
     check: Callable[[str, str], Any]  # (name, text) -> value, or SettingError
     default: str | None = None
     required: str | None = None  # what to set it to, for a required setting without default
+    example: str | None = None  # the placeholder in .env.example, refused as a value
 
 
 _SETTINGS: dict[str, Setting] = {
@@ -243,18 +260,21 @@ _SETTINGS: dict[str, Setting] = {
             "an IAM role ARN such as arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
         ),
         required="the ARN of your ECS task execution role (arn:aws:iam::ACCOUNT:role/NAME)",
+        example="arn:aws:iam::000000000000:role/your-ecsTaskExecutionRole",
     ),
     "SUBNET_NAME": Setting(
         _id_list(
             r"subnet-[0-9a-f]{8,17}", "subnet ids (subnet-...), comma-separated, at most 16", 16
         ),
         required="one or more subnet ids (subnet-...), comma-separated",
+        example="subnet-00000000000000000",
     ),
     "SEC_GROUP_NAME": Setting(
         _id_list(
             r"sg-[0-9a-f]{8,17}", "security group ids (sg-...), comma-separated, at most 5", 5
         ),
         required="one or more security group ids (sg-...), comma-separated",
+        example="sg-00000000000000000",
     ),
     "TASK_CPU": Setting(_task_cpu, default="4096"),
     "TASK_MEMORY": Setting(_task_memory, default="8192"),
@@ -294,7 +314,20 @@ def _resolve(name: str) -> Any:
         if setting.required:
             raise _missing(name, setting.required)
         return None
+    if setting.example and setting.example in re.split(r"\s*,\s*", value):
+        raise _example(name, value)
     return setting.check(name, value)
+
+
+def check(*names: str) -> None:
+    """Read each named setting now, so that a bad one is reported before AWS is asked anything."""
+    for name in names:
+        __getattr__(name)
+
+
+def optional(name: str) -> Any:
+    """A required setting's value when it is set, else None (for scripts that can do without)."""
+    return __getattr__(name) if _raw(name) else None
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ import constants
 
 
 def create_cluster() -> int:
+    constants.check("CLUSTER_NAME")
     ecs = common.client("ecs")
     response = ecs.create_cluster(
         clusterName=constants.CLUSTER_NAME,

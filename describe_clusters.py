@@ -10,6 +10,7 @@ import constants
 
 
 def describe_clusters() -> int:
+    constants.check("CLUSTER_NAME")
     ecs = common.client("ecs")
     response = ecs.describe_clusters(clusters=[constants.CLUSTER_NAME])
     common.show(response)

@@ -15,6 +15,7 @@ def family_and_revision(arn: str) -> tuple[str, int]:
 
 
 def list_task_definitions() -> int:
+    constants.check("TASK_FAMILY_NAME")
     ecs = common.client("ecs")
     arns = common.paginate(
         ecs,

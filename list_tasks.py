@@ -11,6 +11,7 @@ import constants
 
 
 def list_tasks() -> int:
+    constants.check("CLUSTER_NAME")
     ecs = common.client("ecs")
     arns = common.paginate(
         ecs,

@@ -117,6 +117,7 @@ def lifetime_container(minutes: int) -> dict:
 
 
 def register_task_definition() -> int:
+    constants.check("TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "EFS_FILE_SYSTEM_ID")
     require_secret_for_rest()
     lifetime = constants.TASK_LIFETIME_MINUTES
     # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every

@@ -77,6 +77,7 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
 
 
 def run_task(args: argparse.Namespace) -> int:
+    constants.check("CLUSTER_NAME")
     count = args.count or constants.TASK_COUNT
     task_definition = constants.TASK_DEFINITION
     network_configuration = {

@@ -67,7 +67,14 @@ class MotoServer:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, **FAKE_CREDENTIALS},
+            env={
+                **os.environ,
+                **FAKE_CREDENTIALS,
+                # AWS's managed policies, as create_prerequisites.py attaches one; no AMIs,
+                # which nothing here uses and which slow every fresh EC2 backend.
+                "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+                "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+            },
             start_new_session=True,  # Ctrl-C goes to whoever started it, who stops it in order
         )
         deadline = time.monotonic() + timeout
@@ -118,8 +125,8 @@ class Prerequisites:
     role_arn: str
 
 
-def create_prerequisites(ec2: Any, iam: Any, port: int, allowed_cidr: str) -> Prerequisites:
-    """A VPC with a public subnet, a security group open on `port` to one address, and a role."""
+def create_network(ec2: Any) -> tuple[str, str]:
+    """A VPC with a public subnet (routed to an internet gateway): (VPC id, subnet id)."""
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     # moto needs DNS hostnames on the VPC to give an awsvpc task its interface.
     ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
@@ -129,6 +136,12 @@ def create_prerequisites(ec2: Any, iam: Any, port: int, allowed_cidr: str) -> Pr
     routes = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
     ec2.create_route(RouteTableId=routes, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
     ec2.associate_route_table(RouteTableId=routes, SubnetId=subnet_id)
+    return vpc_id, subnet_id
+
+
+def create_prerequisites(ec2: Any, iam: Any, port: int, allowed_cidr: str) -> Prerequisites:
+    """A VPC with a public subnet, a security group open on `port` to one address, and a role."""
+    vpc_id, subnet_id = create_network(ec2)
     group_id = ec2.create_security_group(
         GroupName="sd-apiserver", Description="SmartyzeDetect API server", VpcId=vpc_id
     )["GroupId"]
@@ -199,3 +212,14 @@ def give_public_ip(ecs: Any, ec2: Any, cluster: str, task_arn: str) -> str:
         NetworkInterfaceId=details["networkInterfaceId"],
     )
     return allocation["PublicIp"]
+
+
+def release_task_network(ec2: Any, public_ip: str) -> None:
+    """Do what Fargate does once a task has stopped, and moto does not: free its interface.
+
+    Without it the stopped task's interface would keep its security group in use.
+    """
+    [address] = ec2.describe_addresses(PublicIps=[public_ip])["Addresses"]
+    ec2.disassociate_address(AssociationId=address["AssociationId"])
+    ec2.release_address(AllocationId=address["AllocationId"])
+    ec2.delete_network_interface(NetworkInterfaceId=address["NetworkInterfaceId"])

@@ -1,10 +1,11 @@
 """Rehearse the whole tutorial on this machine: no AWS account, no cost.
 
-Starts a local ECS/EC2/IAM endpoint (moto_server) on loopback, prepares what the tutorial's
-prerequisites ask for, then runs every step script in the README's order as a person types
-it, the demos at step 5 against the address describe_task.py prints, and the clean-up at
-step 6. Everything it starts is stopped at the end, also when a step fails or on Ctrl-C,
-unless --keep leaves the local endpoint and API server up to try the scripts by hand.
+Starts a local ECS/EC2/IAM endpoint (moto_server) on loopback with a VPC and a public subnet,
+then runs every step script in the README's order as a person types it: step 0 (create and
+check the prerequisites), the demos at step 5 against the address describe_task.py prints,
+and the clean-up at step 6. Everything it starts or writes is removed at the end, also when a
+step fails or on Ctrl-C. --keep stops before step 6 instead, leaves the local endpoint, the
+task and its API server up, and prints what to paste to go on by hand and to clean up.
 
 The licence key goes where the tutorial puts it: store_license.py stores it as a secret in the
 local AWS, and the part that plays Fargate reads it from there and starts the API server with
@@ -73,6 +74,9 @@ class Rehearsal:
         self.api_server: subprocess.Popen[bytes] | None = None
         self.port = local_aws.free_port()
         self.env: dict[str, str] = {}
+        self.env_file = workdir / "rehearsal.env"
+        self.public_ip: str | None = None
+        self.endpoint: str | None = None
         self.stage = "start"
         self.interrupted = False
         self.current_step: subprocess.Popen[str] | None = None
@@ -148,27 +152,33 @@ class Rehearsal:
         base = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
         self.env = {**base, **local_aws.aws_environment(self.moto.endpoint)}
 
-    def prepare_prerequisites(self) -> None:
-        self.enter("Prerequisites: VPC, public subnet, security group, task execution role")
+    def prepare_network(self) -> None:
+        self.enter("Your AWS account: a VPC with a public subnet")
         banner(self.stage)
-        ready = local_aws.create_prerequisites(
-            self.moto.client("ec2"), self.moto.client("iam"), self.port, CLIENT_ADDRESS
-        )
+        vpc_id, subnet_id = local_aws.create_network(self.moto.client("ec2"))
         settings = {
             "CLUSTER_NAME": CLUSTER,
             "TASK_FAMILY_NAME": "sd-apiserver",
-            "TASK_EXEC_ROLE": ready.role_arn,
-            "SUBNET_NAME": ready.subnet_id,
-            "SEC_GROUP_NAME": ready.group_id,
+            "SUBNET_NAME": subnet_id,
             "SD_API_TCP_PORT": str(self.port),
         }
-        env_file = self.workdir / "rehearsal.env"
-        env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
-        self.env["ENV_FILE"] = str(env_file)
-        print(f"VPC {ready.vpc_id}, subnet {ready.subnet_id}, security group {ready.group_id}")
-        print(f"  (TCP {self.port} open to {CLIENT_ADDRESS} only), role {ready.role_arn}")
-        print(f"settings for the steps, as a person's .env: {env_file}")
-        print(env_file.read_text(), end="")
+        self.env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+        self.env["ENV_FILE"] = str(self.env_file)
+        print(f"VPC {vpc_id} with public subnet {subnet_id}")
+        print(f"settings for the steps, as a person's .env: {self.env_file}")
+        print(self.env_file.read_text(), end="")
+
+    def create_prerequisites(self) -> None:
+        """Step 0, as a person does it: create the group and role, add the lines to .env, check."""
+        created = self.step(
+            "Step 0: create the security group and execution role",
+            "create_prerequisites.py",
+            "--cidr",
+            CLIENT_ADDRESS,
+        )
+        with open(self.env_file, "a") as env_file:
+            env_file.write("".join(line + "\n" for line in created.splitlines() if "=" in line))
+        self.step("Step 0: check the prerequisites", "check_prerequisites.py")
 
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP, read its licence secret, start the API server with it."""
@@ -176,7 +186,7 @@ class Rehearsal:
         self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
-        public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
+        public_ip = self.public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
         definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
             "taskDefinition"
         ]
@@ -266,9 +276,9 @@ class Rehearsal:
         )
 
     def store_licence(self) -> None:
-        """The optional step before step 2: the key into the local SSM, LICENSE_SECRET into .env."""
+        """The optional first step: the key into the local SSM, LICENSE_SECRET into .env."""
         printed = self.step(
-            "Step 2: store the licence key as a secret",
+            "Prerequisites: store the licence key as a secret",
             "store_license.py",
             env={"SD_API_LICENSE_KEY": LICENCE},
         )
@@ -295,34 +305,47 @@ class Rehearsal:
 
     # --- the tutorial
 
-    def run(self) -> None:
+    def run(self, keep: bool = False) -> None:
+        """The tutorial in order; with `keep`, up to step 5, leaving the task running."""
         self.start_a_task()
         self.step("Step 4: list the task", "list_tasks.py")
         described = self.step(
             "Step 4: wait for it and get its address", "describe_task.py", "--interval", "1"
         )
         [task] = json.loads(described)["tasks"]
+        self.endpoint = task["endpoint"]
         host, port = task["endpoint"].rsplit(":", 1)
         picture = self.make_picture()
         if self.rest:
             self.try_rest_demo(host, port, picture)
         else:
             self.try_thrift_demos(host, port, picture)
+        if keep:
+            return
         self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
+        self.release_task_network()
         remaining = self.step("Step 6: check no task is left", "list_tasks.py")
         if json.loads(remaining)["taskArns"]:
             raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
         self.step("Step 6: delete the cluster", "delete_cluster.py")
         self.step("Step 6: delete the licence secret", "store_license.py", "--delete")
+        self.step("Step 6: delete the prerequisites", "delete_prerequisites.py")
+
+    def release_task_network(self) -> None:
+        self.enter("Fargate's part: the stopped task's network interface goes")
+        banner(self.stage)
+        local_aws.release_task_network(self.moto.client("ec2"), self.public_ip)
+        print(f"released {self.public_ip} and deleted the task's network interface")
 
     def start_a_task(self) -> None:
         """Up to step 3 and Fargate's part: the local AWS, a task, its server listening."""
         self.start_aws()
-        self.prepare_prerequisites()
+        self.prepare_network()
+        self.store_licence()  # first, so the role created next may read it, and step 0 checks that
+        self.create_prerequisites()
         self.choose_settings()
         self.step("Step 1: create a cluster", "create_cluster.py")
         self.step("Step 1: check it is ACTIVE", "describe_clusters.py")
-        self.store_licence()
         self.step("Step 2: register the task definition", "register_task_definition.py")
         self.step("Step 2: check it is listed", "list_task_definition.py")
         started = self.step("Step 3: start a task", "run_task.py")
@@ -369,21 +392,37 @@ class Rehearsal:
         )
 
     def print_keep_instructions(self) -> None:
-        banner("Still running, as asked (KEEP=1)")
+        """What to paste to go on by hand from step 5, and to clean up afterwards."""
+        banner("Still running, as asked (KEEP=1): the rehearsal stopped before step 6")
         exports = {
             name: self.env[name]
             for name in (*local_aws.aws_environment(self.moto.endpoint), "ENV_FILE")
         }
-        print("Paste these lines into a shell, then run the steps by hand:\n")
-        print(f"cd {shlex.quote(str(ROOT))}")
-        print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()))
-        pids = [str(self.moto.process.pid)]
-        if self.api_server:
-            pids.append(str(self.api_server.pid))
-            print(
-                f"# the API server answers at the address describe_task.py prints (port {self.port})"
-            )
-        print(f"\nWhen you are done: kill {' '.join(pids)}")
+        host, port = self.endpoint.rsplit(":", 1)
+        pids = " ".join(str(p.pid) for p in (self.moto.process, self.api_server) if p)
+        if sys.prefix != sys.base_prefix:
+            interpreter = f". {shlex.quote(str(Path(sys.prefix) / 'bin' / 'activate'))}"
+            note = "# the virtual environment with the requirements: python3 is now its own"
+        else:
+            interpreter = f"alias python3={shlex.quote(sys.executable)}"
+            note = "# the interpreter that has the requirements"
+        print(
+            "Paste these lines into a shell (bash or zsh) to go on by hand:\n\n"
+            f"cd {shlex.quote(str(ROOT))}\n"
+            f"{interpreter}  {note}\n"
+            "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()) + "\n"
+            "python3 describe_task.py  # the task is RUNNING; its API server answers at "
+            f"{host}:{port}\n"
+            f"(cd demo && python3 get_status.py --host {host} --port {port})\n\n"
+            "A task you start yourself gets no public IP here (moto gives none) and no server.\n"
+            "When you are done, step 6 and the clean-up of the local stand-ins:\n\n"
+            "python3 stop_task.py --interval 1\n"
+            "python3 delete_cluster.py\n"
+            f"kill {pids}  # the local AWS (and all it holds) and the API server\n"
+            f"rm -rf {shlex.quote(str(self.workdir))}  # its settings, log and pictures\n\n"
+            "(delete_prerequisites.py would refuse here: moto keeps a stopped task's network\n"
+            "interface, which Fargate deletes; the kill above discards the group and role.)"
+        )
 
     def stop(self) -> None:
         if self.lifetime_timer:
@@ -395,7 +434,9 @@ class Rehearsal:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument(
-        "--keep", action="store_true", help="leave the local endpoint and API server running"
+        "--keep",
+        action="store_true",
+        help="stop before step 6, leaving the task, the local endpoint and the API server running",
     )
     parser.add_argument(
         "--rest", action="store_true", help="the server in REST mode, with http_demo.py at step 5"
@@ -415,9 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, rehearsal.on_signal)
     signal.signal(signal.SIGINT, rehearsal.on_signal)
     started = time.monotonic()
+    kept = False
     try:
-        rehearsal.run()
+        rehearsal.run(keep=args.keep)
         rehearsal.enter("the end")
+        kept = args.keep
     except RehearsalFailed as error:
         print(f"\nrehearsal failed: {error}", file=sys.stderr)
         return 1
@@ -431,19 +474,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
-        if args.keep and rehearsal.moto.process:
+        if kept:
             rehearsal.print_keep_instructions()
         else:
             rehearsal.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-    left = (
-        "the local endpoint and API server are still running"
-        if args.keep
-        else "nothing is left running"
-    )
-    print(
-        f"\nrehearsal passed: every step of the tutorial in {time.monotonic() - started:.0f}s; {left}"
-    )
+    if kept:
+        print(
+            f"\nrehearsal passed: steps 0 to 5 in {time.monotonic() - started:.0f}s; the task, "
+            "the local AWS and the API server are still running (see above)"
+        )
+    else:
+        print(
+            f"\nrehearsal passed: every step of the tutorial in "
+            f"{time.monotonic() - started:.0f}s; nothing is left running or on disk"
+        )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -28,6 +29,8 @@ os.environ.update(
     AWS_CONFIG_FILE=os.devnull,
     AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     ENV_FILE=os.devnull,
+    # moto's EC2 loads thousands of AMIs for every fresh backend; no test uses one.
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",
 )
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
@@ -151,6 +154,12 @@ def aws_calls(monkeypatch):
 
     monkeypatch.setattr(common, "client", counting_client)
     return calls
+
+
+@pytest.fixture
+def reused_clients(monkeypatch):
+    """One client per service for the whole test: where making clients would dominate its time."""
+    monkeypatch.setattr(common, "client", functools.cache(common.client))
 
 
 @pytest.fixture

@@ -2,21 +2,22 @@
 
 import os
 import re
-import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
 
 STEPS_IN_ORDER = [
+    "$ python3 store_license.py",
+    "$ python3 create_prerequisites.py --cidr 127.0.0.1/32",
+    "$ python3 check_prerequisites.py",
     "$ python3 create_cluster.py",
     "$ python3 describe_clusters.py",
-    "$ python3 store_license.py",
     "$ python3 register_task_definition.py",
     "$ python3 list_task_definition.py",
     "$ python3 run_task.py",
@@ -28,11 +29,16 @@ STEPS_IN_ORDER = [
     "$ python3 list_tasks.py",
     "$ python3 delete_cluster.py",
     "$ python3 store_license.py --delete",
+    "$ python3 delete_prerequisites.py",
 ]
+BY_HAND = STEPS_IN_ORDER.index("$ python3 stop_task.py")
 
 
-def rehearse(*args: str) -> subprocess.Popen:
+def rehearse(*args: str, tmp: Path | None = None) -> subprocess.Popen:
+    """The rehearsal as `make rehearse` runs it, with a temp directory of its own to watch."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    if tmp:
+        env["TMPDIR"] = str(tmp)
     # The rehearsal must not need (or read) anything of the user's: a .env that would break
     # every step, and real-looking AWS variables, are there to be ignored.
     env.update(AWS_PROFILE="someone-real", CLUSTER_NAME="not this one", ENV_FILE="/nonexistent")
@@ -58,8 +64,16 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp_path):
-    process = rehearse()
+@pytest.fixture
+def tmp(tmp_path):
+    """A temp directory for the rehearsal; empty at the end, or something was left behind."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    return folder
+
+
+def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
+    process = rehearse(tmp=tmp)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     positions = []
@@ -78,10 +92,13 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp_path):
     pids = started_pids(output)
     assert len(pids) == 2  # moto_server and the API server
     assert not any(alive(pid) for pid in pids)
+    assert "ok: role sd-apiserver-demo-execution trusts ecs-tasks" in output
+    assert "ok: role sd-apiserver-demo-execution can read LICENSE_SECRET" in output
+    assert list(tmp.iterdir()) == []
 
 
-def test_ctrl_c_stops_everything(tmp_path):
-    process = rehearse()
+def test_ctrl_c_stops_everything(tmp):
+    process = rehearse(tmp=tmp)
     seen = []
     for line in process.stdout:
         seen.append(line)
@@ -96,36 +113,77 @@ def test_ctrl_c_stops_everything(tmp_path):
     assert len(pids) == 2
     time.sleep(0.2)
     assert not any(alive(pid) for pid in pids)
+    assert list(tmp.iterdir()) == []
 
 
-def test_keep_leaves_a_local_setup_to_try_by_hand():
-    process = rehearse("--keep")
+def test_keep_stops_before_step_6_and_its_instructions_work_and_clean_up(tmp):
+    process = rehearse("--keep", tmp=tmp)
     output, _ = process.communicate(timeout=300)
     pids = started_pids(output)
     try:
         assert process.returncode == 0, output
-        assert all(alive(pid) for pid in pids)
-        export = next(line for line in output.splitlines() if line.startswith("export "))
-        env = {**os.environ}
-        for assignment in shlex.split(export)[1:]:
-            name, value = assignment.split("=", 1)
-            env[name] = value
-        again = subprocess.run(
-            [sys.executable, "create_cluster.py"],
+        for step in STEPS_IN_ORDER[:BY_HAND]:
+            assert step in output
+        before_step_6 = output.split("Still running")[0]
+        assert "$ python3 stop_task.py" not in before_step_6
+        assert "$ python3 delete_cluster.py" not in before_step_6
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        [workdir] = tmp.iterdir()  # kept, as the instructions say, until their rm -rf
+        lines = output.split("Paste these lines into a shell")[1].splitlines()[2:]
+        paste = lines[: lines.index("")]
+        clean_up = [
+            line
+            for line in lines
+            if line.startswith(("python3 stop", "python3 delete", "kill", "rm -rf"))
+        ]
+        assert any(line.startswith(". ") and "activate" in line for line in paste)
+        assert str(workdir) in clean_up[-1]
+        endpoint = re.search(r"answers at (127\.[\d.]+):(\d+)", output)
+        assert endpoint
+
+        # By hand: the task is still RUNNING where the server answers; the demos reach it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        by_hand = subprocess.run(
+            ["bash", "-c", "set -e\n" + "\n".join(paste)],
             cwd=ROOT,
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
-        assert again.returncode == 0, again.stderr
-        assert "cluster sd-rehearsal is ACTIVE" in again.stderr
+        assert by_hand.returncode == 0, by_hand.stderr
+        assert f"is RUNNING at {endpoint.group(1)}" in by_hand.stderr
+        assert "activated: yes" in by_hand.stdout + by_hand.stderr
+
+        # The clean-up it prints leaves nothing: no task, no process, no file.
+        done = subprocess.run(
+            ["bash", "-c", "set -e\n" + "\n".join(paste[:3] + clean_up)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "is STOPPED" in done.stderr and "is INACTIVE" in done.stderr
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in pids)
+        assert list(tmp.iterdir()) == []
     finally:
         for pid in pids:
-            os.kill(pid, signal.SIGTERM)
-        kept = re.search(r"as a person's \.env: (\S+)/rehearsal\.env", output)
-        if kept:  # the kept settings file's folder, left for the person, not for a test
-            shutil.rmtree(kept.group(1), ignore_errors=True)
+            if alive(pid):
+                os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("keep, flag", [("1", True), ("0", False), ("", False)])
+def test_make_keep_means_keep_only_when_1(keep, flag):
+    dry_run = subprocess.run(
+        ["make", "-n", "rehearse", f"KEEP={keep}"], cwd=ROOT, capture_output=True, text=True
+    )
+    [command] = [line for line in dry_run.stdout.splitlines() if "rehearsal.rehearse" in line]
+    assert ("--keep" in command.split()) is flag
 
 
 @pytest.mark.parametrize("script", ["rehearsal/rehearse.py"])
@@ -139,3 +197,18 @@ def test_failed_step_is_named(tmp_path, script):
         match=r"Step 9: broken failed: `python3 -c 'raise SystemExit\(3\)'` exited 3",
     ):
         rehearsal.step("Step 9: broken", "-c", "raise SystemExit(3)")
+
+
+def test_make_install_uses_a_virtual_environment_not_the_system_pip():
+    """Where the system's pip is externally managed, only a venv's pip may install."""
+    dry_run = subprocess.run(
+        ["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True
+    )
+    commands = dry_run.stdout.splitlines()
+    assert commands[0] == "python3 -m venv .venv"
+    installs = [command for command in commands if "pip install" in command]
+    assert installs and all(command.startswith(".venv/bin/python -m pip") for command in installs)
+    requirements = (ROOT / "requirements-dev.txt").read_text()
+    for folder in ("", "demo/", "localserver/"):
+        if (ROOT / folder / "requirements.txt").is_file():
+            assert f"-r {folder}requirements.txt" in requirements

@@ -1,0 +1,834 @@
+"""Step 0: check the prerequisites before a task bills: network, security groups, role, logs, EFS.
+
+Read-only: it creates and changes nothing. Each finding is one line on stderr with its fix,
+and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warnings allowed),
+1 when something would make the task fail or unreachable, 2 on a bad setting.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ClientError
+
+import common
+import constants
+
+TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
+HTTPS = 443
+NFS = 2049
+OPEN_TO_ALL = {"0.0.0.0/0", "::/0"}
+ECR_PULL = (
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+)
+LOGS_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
+
+
+class Need(NamedTuple):
+    """Something the execution role must be allowed, for the task to start."""
+
+    what: str  # "write logs to /ecs/x", after "role R can" / "cannot"
+    actions: tuple[str, ...]
+    resource: str
+    fix: str
+    blocking: bool  # False: not needed with the current settings, so missing is a warning
+
+
+@dataclass
+class Finding:
+    check: str
+    status: str  # ok, warning (the task may still work) or problem (it will not)
+    message: str
+    fix: str = ""
+
+
+class Findings(list):
+    """The report, printed on stderr one line per finding as it is made."""
+
+    def add(self, check: str, status: str, message: str, fix: str = "") -> None:
+        finding = Finding(check, status, message, fix)
+        self.append(finding)
+        common.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
+
+    def guarded(self, check: str, body: Callable[[], Any]) -> Any:
+        """Run one check; a permission the caller lacks to look becomes a warning, not a failure."""
+        try:
+            return body()
+        except ClientError as error:
+            if not denied(error):
+                raise
+            self.unreadable(check, error)
+            return None
+
+    def unreadable(self, check: str, error: ClientError) -> None:
+        """A permission the caller lacks to look: say so, without calling the prerequisite broken."""
+        self.add(
+            check,
+            WARNING,
+            f"could not check the {check}: {common.describe_client_error(error)}",
+            "give your identity the read permissions in the README's IAM table, or check it by hand",
+        )
+
+
+def denied(error: ClientError) -> bool:
+    return common.aws_error_code(error) in common.DENIED_CODES
+
+
+# --- network
+
+
+def route_to_internet(ec2: Any, subnet: dict, holds_nat: bool = False) -> tuple[str, str]:
+    """How the subnet reaches 0.0.0.0/0: ("igw", id), ("nat", id), ("other", id) or ("none", why).
+
+    `holds_nat`: the subnet is a NAT gateway's, which must itself reach an internet gateway.
+    """
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+    )["RouteTables"]
+    if not tables:  # no table of its own: the VPC's main route table applies
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [subnet["VpcId"]]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+    for table in tables:
+        for route in table["Routes"]:
+            if route.get("DestinationCidrBlock") != "0.0.0.0/0":
+                continue
+            if route.get("State") == "blackhole":
+                return "none", f"its 0.0.0.0/0 route in {table['RouteTableId']} is a blackhole"
+            if route.get("GatewayId", "").startswith("igw-"):
+                return internet_gateway_state(ec2, route["GatewayId"], subnet["VpcId"])
+            if route.get("NatGatewayId") and holds_nat:
+                return "none", f"it routes 0.0.0.0/0 to NAT gateway {route['NatGatewayId']}"
+            if route.get("NatGatewayId"):
+                return nat_gateway_state(ec2, route["NatGatewayId"])
+            target = route.get("TransitGatewayId") or route.get("NetworkInterfaceId") or "?"
+            return "other", target
+    return "none", "no route to 0.0.0.0/0 in its route table"
+
+
+def internet_gateway_state(ec2: Any, gateway_id: str, vpc_id: str) -> tuple[str, str]:
+    """("igw", id) if the gateway is attached to the VPC, else ("none", why)."""
+    [gateway] = ec2.describe_internet_gateways(InternetGatewayIds=[gateway_id])["InternetGateways"]
+    attached = any(
+        a["VpcId"] == vpc_id and a["State"] in ("available", "attached")
+        for a in gateway.get("Attachments", [])
+    )
+    if attached:
+        return "igw", gateway_id
+    return (
+        "none",
+        f"its 0.0.0.0/0 route goes to internet gateway {gateway_id}, not attached to {vpc_id}",
+    )
+
+
+def nat_gateway_state(ec2: Any, nat_id: str) -> tuple[str, str]:
+    """("nat", id) if the NAT gateway is available and itself in a public subnet, else ("none", why)."""
+    [nat] = ec2.describe_nat_gateways(NatGatewayIds=[nat_id])["NatGateways"]
+    if nat["State"] != "available":
+        return "none", f"its 0.0.0.0/0 route goes to NAT gateway {nat_id}, which is {nat['State']}"
+    if nat.get("ConnectivityType") == "private":
+        return "none", f"its 0.0.0.0/0 route goes to {nat_id}, a private NAT gateway"
+    [nat_subnet] = ec2.describe_subnets(SubnetIds=[nat["SubnetId"]])["Subnets"]
+    if route_to_internet(ec2, nat_subnet, holds_nat=True)[0] != "igw":
+        return "none", (
+            f"its 0.0.0.0/0 route goes to NAT gateway {nat_id}, but that sits in "
+            f"{nat['SubnetId']}, which has no route to an internet gateway"
+        )
+    return "nat", nat_id
+
+
+def check_subnets(
+    ec2: Any, subnet_ids: list[str], assign_public_ip: str, report: Findings
+) -> list[dict]:
+    """Each subnet exists, is in one VPC, and reaches the internet the way ASSIGN_PUBLIC_IP needs."""
+    subnets = []
+    for subnet_id in subnet_ids:
+        try:
+            subnets += ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+        except ClientError as error:
+            if common.aws_error_code(error) != "InvalidSubnetID.NotFound":
+                raise
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"subnet {subnet_id} does not exist in {ec2.meta.region_name}",
+                "check SUBNET_NAME and the region (AWS_DEFAULT_REGION or your profile's)",
+            )
+    vpcs = sorted({subnet["VpcId"] for subnet in subnets})
+    if len(vpcs) > 1:
+        report.add(
+            "subnet",
+            PROBLEM,
+            f"the subnets are in {len(vpcs)} VPCs ({', '.join(vpcs)}); a task's subnets share one",
+            "list subnets of one VPC in SUBNET_NAME",
+        )
+    for vpc_id in vpcs:
+        dns = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsSupport")
+        if not dns["EnableDnsSupport"]["Value"]:
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"VPC {vpc_id} has DNS resolution turned off: the task cannot resolve the image "
+                "registry's name (CannotPullContainerError)",
+                f"turn on DNS resolution (enableDnsSupport) for {vpc_id}",
+            )
+    for subnet in subnets:
+        name = f"subnet {subnet['SubnetId']} ({subnet['AvailabilityZone']})"
+        kind, target = route_to_internet(ec2, subnet)
+        if kind == "igw" and assign_public_ip == "ENABLED":
+            report.add("subnet", OK, f"{name} is public: 0.0.0.0/0 goes to {target}")
+        elif kind == "igw":
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"{name} routes to internet gateway {target}, but ASSIGN_PUBLIC_IP=DISABLED: "
+                "without a public IP the task cannot pull its image (CannotPullContainerError)",
+                "set ASSIGN_PUBLIC_IP=ENABLED, or use a private subnet with a NAT gateway",
+            )
+        elif kind == "nat" and assign_public_ip == "DISABLED":
+            report.add(
+                "subnet",
+                OK,
+                f"{name} is private: 0.0.0.0/0 goes to NAT gateway {target}; "
+                "the server is reachable only from inside the VPC",
+            )
+        elif kind == "nat":
+            report.add(
+                "subnet",
+                WARNING,
+                f"{name} is private (0.0.0.0/0 goes to NAT gateway {target}): the task can pull "
+                "its image, but a public IP is of no use there and the demos cannot reach it "
+                "from outside the VPC",
+                "use a public subnet (route to an internet gateway) to reach it from your "
+                "machine, or set ASSIGN_PUBLIC_IP=DISABLED and run the demos inside the VPC",
+            )
+        elif kind == "other":
+            report.add(
+                "subnet",
+                WARNING,
+                f"{name} sends 0.0.0.0/0 to {target}, neither an internet nor a NAT gateway: "
+                "cannot tell whether the task reaches the internet",
+                "make sure that route leads to the internet, or use a public subnet",
+            )
+        else:
+            report.add(
+                "subnet",
+                PROBLEM,
+                f"{name} has no way to the internet ({target}): the task cannot pull its image "
+                "(CannotPullContainerError)",
+                "use a public subnet (0.0.0.0/0 to an internet gateway) with "
+                "ASSIGN_PUBLIC_IP=ENABLED, or a private one with a NAT gateway",
+            )
+    return subnets
+
+
+def allows_port(rule: dict, port: int) -> bool:
+    if rule["IpProtocol"] == "-1":
+        return True
+    return rule["IpProtocol"] in ("tcp", "6") and rule["FromPort"] <= port <= rule["ToPort"]
+
+
+def sources(rule: dict) -> set[str]:
+    """Who a rule lets in (or out to): CIDRs, prefix lists and security groups."""
+    return (
+        {r["CidrIp"] for r in rule.get("IpRanges", [])}
+        | {r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])}
+        | {r["PrefixListId"] for r in rule.get("PrefixListIds", [])}
+        | {r["GroupId"] for r in rule.get("UserIdGroupPairs", []) if "GroupId" in r}
+    )
+
+
+def check_security_groups(
+    ec2: Any, group_ids: list[str], vpcs: set[str], port: int, report: Findings
+) -> list[dict]:
+    """Each group exists in the subnets' VPC; together they let someone in on `port` and the task out."""
+    groups = []
+    for group_id in group_ids:
+        try:
+            groups += ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        except ClientError as error:
+            if common.aws_error_code(error) not in (
+                "InvalidGroup.NotFound",
+                "InvalidGroupId.Malformed",
+            ):
+                raise
+            report.add(
+                "security group",
+                PROBLEM,
+                f"security group {group_id} does not exist in {ec2.meta.region_name}",
+                "check SEC_GROUP_NAME and the region, or create one with create_prerequisites.py",
+            )
+    for group in groups:
+        if vpcs and group["VpcId"] not in vpcs:
+            report.add(
+                "security group",
+                PROBLEM,
+                f"security group {group['GroupId']} is in {group['VpcId']}, not in the subnets' "
+                f"VPC {', '.join(sorted(vpcs))}: ECS refuses the task",
+                "use a security group of the subnets' VPC (create_prerequisites.py makes one)",
+            )
+    if not groups:
+        return groups
+    names = ", ".join(group["GroupId"] for group in groups)
+    inbound = [rule for g in groups for rule in g["IpPermissions"] if allows_port(rule, port)]
+    allowed_in = set().union(*map(sources, inbound))
+    if not inbound:
+        report.add(
+            "security group",
+            PROBLEM,
+            f"no inbound rule in {names} allows TCP port {port} (SD_API_TCP_PORT): the demos "
+            "will hang",
+            f"add an inbound TCP {port} rule for your own address (for example "
+            "`create_prerequisites.py --cidr YOUR.IP/32`)",
+        )
+    elif allowed_in & OPEN_TO_ALL:
+        report.add(
+            "security group",
+            WARNING,
+            f"TCP port {port} is open to the whole internet "
+            f"({', '.join(sorted(allowed_in & OPEN_TO_ALL))}) in {names}; the API has no "
+            "authentication",
+            "allow only your own address (YOUR.IP/32)",
+        )
+    else:
+        report.add(
+            "security group",
+            OK,
+            f"TCP port {port} is open to {', '.join(sorted(allowed_in))} in {names}",
+        )
+    outbound = [
+        rule for g in groups for rule in g["IpPermissionsEgress"] if allows_port(rule, HTTPS)
+    ]
+    allowed_out = set().union(*map(sources, outbound))
+    if "0.0.0.0/0" in allowed_out:
+        report.add(
+            "security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)"
+        )
+    elif not outbound:
+        report.add(
+            "security group",
+            PROBLEM,
+            f"no outbound rule in {names} allows HTTPS (TCP {HTTPS}): the task cannot pull its "
+            "image or validate its licence",
+            "add an outbound rule for all traffic (or TCP 443) to 0.0.0.0/0",
+        )
+    else:
+        report.add(
+            "security group",
+            WARNING,
+            f"{names} let HTTPS out only to {', '.join(sorted(allowed_out))}: the task may not "
+            "reach the image registry and the licence server",
+            "add an outbound rule for TCP 443 to 0.0.0.0/0 unless you use VPC endpoints",
+        )
+    return groups
+
+
+def nacl_allows(entries: list[dict], egress: bool, port: int, cidr: str) -> bool:
+    """Whether a network ACL lets TCP `port` through to (egress) or from `cidr`: first match wins."""
+    network = ipaddress.ip_network(cidr)
+    for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
+        if entry["Egress"] != egress or "CidrBlock" not in entry:
+            continue
+        port_range = entry.get("PortRange") or {"From": 0, "To": 65535}
+        if (
+            entry["Protocol"] in ("-1", "6")
+            and port_range["From"] <= port <= port_range["To"]
+            and network.subnet_of(ipaddress.ip_network(entry["CidrBlock"]))
+        ):
+            return entry["RuleAction"] == "allow"
+    return False
+
+
+def check_network_acls(
+    ec2: Any, subnets: list[dict], clients: set[str], port: int, report: Findings
+) -> None:
+    """Each subnet's network ACL, which is stateless, lets through both ways what the task needs."""
+    internet, ephemeral = "0.0.0.0/0", 32768  # a port the far end answers on
+    client_networks = sorted(c for c in clients if "/" in c and ":" not in c)
+    for subnet in subnets:
+        acls = ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}]
+        )["NetworkAcls"]
+        if not acls:
+            continue
+        entries, acl = acls[0]["Entries"], acls[0]["NetworkAclId"]
+        needs = [
+            (True, 443, internet, "HTTPS out to the internet (image pull, licence check)"),
+            (False, ephemeral, internet, "the answers back from the internet (TCP 1024-65535 in)"),
+            *(
+                (False, port, client, f"the demos in on TCP {port} from {client}")
+                for client in client_networks
+            ),
+            *(
+                (True, ephemeral, client, f"the server's answers out to {client} (TCP 1024-65535)")
+                for client in client_networks
+            ),
+        ]
+        blocked = [
+            what for egress, at, cidr, what in needs if not nacl_allows(entries, egress, at, cidr)
+        ]
+        if blocked:
+            report.add(
+                "network ACL",
+                PROBLEM,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} blocks {'; '.join(blocked)}",
+                f"allow that traffic in {acl} (network ACLs are stateless: both directions)",
+            )
+        else:
+            report.add(
+                "network ACL",
+                OK,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} lets the traffic through",
+            )
+
+
+# --- the execution role
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(iam: Any, role_name: str) -> list[dict]:
+    """The statements of every policy attached to the role and every inline one."""
+    statements = []
+    for policy in common.paginate(
+        iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+    ):
+        version = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=version)
+        statements += as_list(document["PolicyVersion"]["Document"]["Statement"])
+    for name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=role_name):
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        statements += as_list(document["Statement"])
+    return statements
+
+
+def _matches(patterns: Any, value: str, ignore_case: bool = False) -> bool:
+    # IAM wildcards are * and ?; fnmatch also knows [...], which IAM names never contain.
+    if ignore_case:
+        value = value.lower()
+    return any(
+        fnmatch.fnmatchcase(value, pattern.lower() if ignore_case else pattern)
+        for pattern in as_list(patterns)
+    )
+
+
+def may(statements: list[dict], action: str, resource: str) -> str:
+    """ "yes", "no" or "unknown": whether the statements allow `action` on `resource`.
+
+    Only what the role's own policies say: permission boundaries and organisation policies
+    are not seen. A condition, NotAction or NotResource makes a matching statement undecidable.
+    """
+    allowed, unknown = False, False
+    for statement in statements:
+        if "Action" not in statement or "Resource" not in statement:
+            relevant = True  # NotAction / NotResource: cannot be read with certainty here
+            decided = False
+        else:
+            relevant = _matches(statement["Action"], action, ignore_case=True) and _matches(
+                statement["Resource"], resource
+            )
+            decided = "Condition" not in statement
+        if not relevant:
+            continue
+        if statement.get("Effect") == "Deny":
+            if decided:
+                return "no"
+            unknown = True
+        elif decided:
+            allowed = True
+        else:
+            unknown = True
+    if unknown:
+        return "unknown"
+    return "yes" if allowed else "no"
+
+
+def check_permissions(
+    statements: list[dict], role: str, needs: list[Need], report: Findings
+) -> None:
+    """One finding per need."""
+    for what, actions, resource, fix, blocking in needs:
+        answers = {action: may(statements, action, resource) for action in actions}
+        missing = [action for action, answer in answers.items() if answer == "no"]
+        unsure = [action for action, answer in answers.items() if answer == "unknown"]
+        if missing:
+            report.add(
+                "execution role",
+                PROBLEM if blocking else WARNING,
+                f"role {role} cannot {what}: its policies do not allow {', '.join(missing)}",
+                fix,
+            )
+        elif unsure:
+            report.add(
+                "execution role",
+                WARNING,
+                f"could not tell whether role {role} can {what}: conditions or NotAction/"
+                f"NotResource in its policies cover {', '.join(unsure)}",
+                fix,
+            )
+        else:
+            report.add("execution role", OK, f"role {role} can {what}")
+
+
+def check_role(
+    iam: Any, role_arn: str, identity: dict, region: str, secret_key: str | None, report: Findings
+) -> None:
+    """The role exists, trusts ECS tasks, and may pull, write logs and read the licence secret."""
+    name = role_arn.rsplit("/", 1)[-1]
+    account = role_arn.split(":")[4]
+    if account != identity["Account"]:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"TASK_EXEC_ROLE is in account {account}, but you are in {identity['Account']}",
+            "use a role of your own account in TASK_EXEC_ROLE",
+        )
+        return
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as error:
+        if common.aws_error_code(error) != "NoSuchEntity":
+            raise
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} does not exist",
+            "create it with create_prerequisites.py, or set TASK_EXEC_ROLE to your ECS task "
+            "execution role's ARN",
+        )
+        return
+    if role["Arn"] != role_arn:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} exists as {role['Arn']}, not {role_arn}",
+            f"set TASK_EXEC_ROLE={role['Arn']}",
+        )
+    trust = [
+        statement
+        for statement in as_list(role["AssumeRolePolicyDocument"].get("Statement", []))
+        if statement.get("Effect") == "Allow"
+        and TASKS_PRINCIPAL in as_list(statement.get("Principal", {}).get("Service", []))
+        and _matches(statement.get("Action", []), "sts:AssumeRole", ignore_case=True)
+    ]
+    if trust:
+        report.add("execution role", OK, f"role {name} trusts {TASKS_PRINCIPAL}")
+    else:
+        report.add(
+            "execution role",
+            PROBLEM,
+            f"role {name} does not trust {TASKS_PRINCIPAL}: ECS cannot use it to start the task",
+            f"let {TASKS_PRINCIPAL} assume the role (sts:AssumeRole) in its trust policy",
+        )
+    statements = role_statements(iam, name)
+
+    image = constants.IMAGE_NAME
+    private_ecr = ".dkr.ecr." in image.split("/", 1)[0]
+    repository = image.split("/", 1)[-1].split("@")[0].split(":")[0]
+    ecr_resource = (
+        f"arn:aws:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
+        if private_ecr
+        else "*"
+    )
+    log_group = constants.LOG_GROUP
+    needs = [
+        Need(
+            "pull a private ECR image"
+            if private_ecr
+            else f"pull from a private ECR repository (not needed for {image})",
+            ECR_PULL,
+            ecr_resource,
+            "attach AmazonECSTaskExecutionRolePolicy to the role",
+            private_ecr,
+        ),
+        Need(
+            f"write logs to {log_group}"
+            if log_group
+            else "write logs (not needed: LOG_GROUP is not set)",
+            LOGS_WRITE,
+            f"arn:aws:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}:log-stream:x",
+            "attach AmazonECSTaskExecutionRolePolicy to the role",
+            bool(log_group),
+        ),
+    ]
+    secret = constants.LICENSE_SECRET
+    if secret:
+        actions, resource = common.secret_read_access(secret, region, identity["Account"])
+        needs.append(
+            Need(
+                f"read LICENSE_SECRET {resource}",
+                tuple(actions),
+                resource,
+                "run create_prerequisites.py, or allow the role "
+                f"{', '.join(actions)} on {resource} (and kms:Decrypt if the secret uses a key of "
+                "your own)",
+                True,
+            )
+        )
+    if secret and secret_key:
+        needs.append(
+            Need(
+                f"decrypt LICENSE_SECRET with its key {secret_key}",
+                ("kms:Decrypt",),
+                secret_key,
+                f"allow the role kms:Decrypt on {secret_key}",
+                True,
+            )
+        )
+    check_permissions(statements, name, needs, report)
+
+
+# --- logs, EFS, the secret
+
+
+def check_log_group(logs: Any, name: str, report: Findings) -> None:
+    groups = common.paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    if any(group["logGroupName"] == name for group in groups):
+        report.add("log group", OK, f"log group {name} exists")
+    else:
+        report.add(
+            "log group",
+            PROBLEM,
+            f"log group {name} (LOG_GROUP) does not exist: the task would stop with "
+            "ResourceInitializationError",
+            f"create it (`aws logs create-log-group --log-group-name {name}`), or unset LOG_GROUP",
+        )
+
+
+def check_file_system(
+    efs: Any,
+    ec2: Any,
+    file_system_id: str,
+    subnets: list[dict],
+    task_groups: list[str],
+    report: Findings,
+) -> None:
+    """The file system exists, has a mount target in each zone, and lets the task in on NFS."""
+    try:
+        efs.describe_file_systems(FileSystemId=file_system_id)
+    except ClientError as error:
+        if common.aws_error_code(error) != "FileSystemNotFound":
+            raise
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} (EFS_FILE_SYSTEM_ID) does not exist in this region",
+            "check EFS_FILE_SYSTEM_ID and the region, or unset it",
+        )
+        return
+    vpcs = {subnet["VpcId"] for subnet in subnets}
+    every_target = common.paginate(
+        efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+    )
+    targets = [target for target in every_target if target["VpcId"] in vpcs]
+    if every_target and not targets:
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} has mount targets only in "
+            f"{', '.join(sorted({t['VpcId'] for t in every_target}))}, not in the subnets' VPC",
+            f"create mount targets of {file_system_id} in the subnets' VPC",
+        )
+        return
+    zones = {target["AvailabilityZoneName"] for target in targets}
+    lacking = sorted({subnet["AvailabilityZone"] for subnet in subnets} - zones)
+    if lacking:
+        report.add(
+            "file system",
+            PROBLEM,
+            f"EFS file system {file_system_id} has no mount target in {', '.join(lacking)}, where "
+            "the task may start: it would stop with ResourceInitializationError",
+            f"create a mount target of {file_system_id} in a subnet of each of those zones",
+        )
+    else:
+        report.add(
+            "file system",
+            OK,
+            f"EFS file system {file_system_id} has a mount target in every zone of the subnets",
+        )
+    check_nfs_access(efs, ec2, targets, subnets, task_groups, report)
+
+
+def check_nfs_access(
+    efs: Any,
+    ec2: Any,
+    targets: list[dict],
+    subnets: list[dict],
+    task_groups: list[str],
+    report: Findings,
+) -> None:
+    """Each mount target's security groups let the task in on NFS (TCP 2049)."""
+    task_networks = [ipaddress.ip_network(subnet["CidrBlock"]) for subnet in subnets]
+    for target in targets:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
+        group_ids = groups.get("SecurityGroups", [])
+        if not group_ids:
+            report.add(
+                "file system",
+                WARNING,
+                f"could not tell which security groups guard mount target {target['MountTargetId']}",
+                f"make sure they allow NFS (TCP {NFS}) from the task's security group",
+            )
+            continue
+        rules = [
+            rule
+            for group in ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
+            for rule in group["IpPermissions"]
+            if allows_port(rule, NFS)
+        ]
+        allowed = set().union(*map(sources, rules))
+        networks = [ipaddress.ip_network(c) for c in allowed if "/" in c and ":" not in c]
+        if allowed & set(task_groups) or all(
+            any(network.subnet_of(rule) for rule in networks) for network in task_networks
+        ):
+            report.add(
+                "file system",
+                OK,
+                f"mount target {target['MountTargetId']} lets the task in on NFS (TCP {NFS})",
+            )
+        else:
+            report.add(
+                "file system",
+                PROBLEM,
+                f"the security groups of mount target {target['MountTargetId']} "
+                f"({', '.join(group_ids)}) do not let the task in on NFS (TCP {NFS}): it would "
+                "stop with ResourceInitializationError",
+                f"allow TCP {NFS} in {', '.join(group_ids)} from {', '.join(task_groups)}",
+            )
+
+
+AWS_MANAGED_KEYS = {None, "alias/aws/ssm", "alias/aws/secretsmanager"}
+
+
+def check_secret_exists(secret: str, report: Findings) -> str | None:
+    """LICENSE_SECRET exists (its value is never read); the ARN of its own KMS key, if any."""
+    try:
+        if secret.startswith("arn:") and ":secretsmanager:" in secret:
+            key = common.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
+        else:
+            name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
+            found = common.client("ssm").describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [name]}]
+            )["Parameters"]
+            if not found:
+                raise ClientError({"Error": {"Code": "ParameterNotFound"}}, "DescribeParameters")
+            key = found[0].get("KeyId")
+    except ClientError as error:
+        if common.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
+            raise
+        report.add(
+            "licence secret",
+            PROBLEM,
+            f"LICENSE_SECRET {secret} does not exist in this region",
+            "store the licence key with store_license.py, or check LICENSE_SECRET",
+        )
+        return None
+    report.add("licence secret", OK, f"LICENSE_SECRET {secret} exists")
+    if key in AWS_MANAGED_KEYS:
+        return None
+    if ":key/" not in key:  # an alias or a bare id: the policy names the key's ARN
+        key = common.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+    return key
+
+
+def check_prerequisites() -> int:
+    subnet_ids = constants.SUBNET_NAME
+    group_ids = constants.SEC_GROUP_NAME
+    role_arn = constants.TASK_EXEC_ROLE
+    assign_public_ip = constants.ASSIGN_PUBLIC_IP
+    port = constants.SD_API_TCP_PORT
+    log_group = constants.LOG_GROUP
+    file_system_id = constants.EFS_FILE_SYSTEM_ID
+    secret = constants.LICENSE_SECRET
+    constants.check("IMAGE_NAME")  # used by the role check
+
+    sts = common.client("sts")
+    identity = sts.get_caller_identity()
+    region = sts.meta.region_name
+    report = Findings()
+    report.add(
+        "identity", OK, f"AWS account {identity['Account']} as {identity['Arn']} in {region}"
+    )
+
+    ec2 = common.client("ec2")
+    subnets = (
+        report.guarded("subnets", lambda: check_subnets(ec2, subnet_ids, assign_public_ip, report))
+        or []
+    )
+    vpcs = {subnet["VpcId"] for subnet in subnets}
+    groups = (
+        report.guarded(
+            "security groups", lambda: check_security_groups(ec2, group_ids, vpcs, port, report)
+        )
+        or []
+    )
+    clients = {
+        source
+        for group in groups
+        for rule in group["IpPermissions"]
+        if allows_port(rule, port)
+        for source in sources(rule)
+    }
+    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, clients, port, report))
+    secret_key = (
+        report.guarded("licence secret", lambda: check_secret_exists(secret, report))
+        if secret
+        else None
+    )
+    report.guarded(
+        "execution role",
+        lambda: check_role(common.client("iam"), role_arn, identity, region, secret_key, report),
+    )
+    if log_group:
+        report.guarded(
+            "log group", lambda: check_log_group(common.client("logs"), log_group, report)
+        )
+    if file_system_id:
+        report.guarded(
+            "file system",
+            lambda: check_file_system(
+                common.client("efs"), ec2, file_system_id, subnets, group_ids, report
+            ),
+        )
+
+    problems = [finding for finding in report if finding.status == PROBLEM]
+    warnings = [finding for finding in report if finding.status == WARNING]
+    common.show(
+        {
+            "account": identity["Account"],
+            "identity": identity["Arn"],
+            "region": region,
+            "ready": not problems,
+            "findings": [asdict(finding) for finding in report],
+        }
+    )
+    if problems:
+        common.say(
+            f"{len(problems)} problem(s) would stop or hide the task: fix them before run_task.py"
+        )
+        return common.EXIT_FAILED
+    common.say(f"ready for the tutorial ({len(warnings)} warning(s))")
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    common.parse_args(__doc__, argv)
+    return common.run(check_prerequisites)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Optional: delete what create_prerequisites.py made: its security group(s) and execution role.
+
+Finds them by this project's tag (and their names), in every VPC of the region, and touches
+nothing else. Refuses, deleting nothing, while a network interface (a running task, say)
+still uses one of the groups: stop the task with stop_task.py first.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import common
+import constants
+
+
+def our_groups(ec2) -> list[dict]:
+    return common.paginate(
+        ec2,
+        "describe_security_groups",
+        "SecurityGroups",
+        Filters=[
+            {"Name": "group-name", "Values": [constants.SECURITY_GROUP_NAME]},
+            {
+                "Name": f"tag:{constants.PROJECT_TAG['key']}",
+                "Values": [constants.PROJECT_TAG["value"]],
+            },
+        ],
+    )
+
+
+def our_roles(iam) -> list[str]:
+    roles = common.paginate(iam, "list_roles", "Roles", PathPrefix=constants.EXECUTION_ROLE_PATH)
+    return [
+        role["RoleName"]
+        for role in roles
+        if role["RoleName"] == constants.EXECUTION_ROLE_NAME
+        and common.is_ours(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
+    ]
+
+
+def delete_prerequisites() -> int:
+    ec2, iam = common.client("ec2"), common.client("iam")
+    groups = [group["GroupId"] for group in our_groups(ec2)]
+    roles = our_roles(iam)
+    for group_id in groups:
+        interfaces = common.paginate(
+            ec2,
+            "describe_network_interfaces",
+            "NetworkInterfaces",
+            Filters=[{"Name": "group-id", "Values": [group_id]}],
+        )
+        if interfaces:
+            raise common.StepFailed(
+                f"security group {group_id} is still used by {len(interfaces)} network "
+                f"interface(s) ({', '.join(i['NetworkInterfaceId'] for i in interfaces)}): a task "
+                "still running? stop it with stop_task.py, then run this again; nothing was deleted"
+            )
+
+    # Groups first: one still referenced elsewhere fails here, before the role is gone.
+    for group_id in groups:
+        ec2.delete_security_group(GroupId=group_id)
+        common.say(f"deleted security group {group_id}")
+    for name in roles:
+        for policy in common.paginate(
+            iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name
+        ):
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        for policy_name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=name):
+            iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        iam.delete_role(RoleName=name)
+        common.say(f"deleted role {name}")
+    if not (groups or roles):
+        common.say("nothing of create_prerequisites.py's found: nothing to delete")
+    common.show({"deleted": {"securityGroups": groups, "roles": roles}})
+    return common.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    common.parse_args(__doc__, argv)
+    return common.run(delete_prerequisites)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
