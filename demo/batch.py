@@ -197,7 +197,7 @@ class Batch:
         try:
             if self.args.output:
                 democli.annotate(
-                    source, output, self.settings, str(self.outputs[path]), self.args.fps
+                    source, output, self.settings, str(self.output_for(path, source)), self.args.fps
                 )
         except InputError as error:
             self.failed(path, error)
@@ -209,6 +209,24 @@ class Batch:
                 lines = democli.summary(output, frames)
                 print("\n".join([f"{path}:", *(f"  {line}" for line in lines)]), flush=True)
         self.finished()
+
+    def output_for(self, path: Path, source: Image | Video) -> Path:
+        """Where the copy goes: the planned name, its suffix fitting what the input turned out to
+        be (a picture named .mp4 gets a .jpg copy, a video named .jpg an .mp4), clashing with none.
+        """
+        planned = self.outputs[path]
+        video = isinstance(source, Video)
+        if planned.suffix in ((".mp4", ".avi") if video else (".jpg", ".png")):
+            return planned
+        suffix = ".mp4" if video else ".jpg"
+        with self.lock:
+            taken = {each.name for each in self.outputs.values()}
+            name, number = f"{planned.stem}{suffix}", 1
+            while name in taken:
+                number += 1
+                name = f"{planned.stem}-{number}{suffix}"
+            self.outputs[path] = planned.with_name(name)
+            return self.outputs[path]
 
     def failed(self, path: Path, error: Exception, taken: bool = True) -> None:
         """Report the input as failed; it is finished (`taken`: it came from the queue)."""

@@ -248,7 +248,11 @@ def draw_settings(pixels: np.ndarray, settings) -> None:
 
 
 def write_image(path: str, pixels: np.ndarray) -> None:
-    if not cv2.imwrite(path, pixels):
+    try:
+        written = cv2.imwrite(path, pixels)
+    except cv2.error:  # no writer for the extension: OpenCV raises rather than answer False
+        written = False
+    if not written:
         raise InputError(f"{path}: cannot write an image there (use .jpg or .png)")
 
 

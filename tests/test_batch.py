@@ -269,6 +269,49 @@ def test_a_server_dying_mid_batch_leaves_the_rest_to_the_other(timed_servers, ru
     assert result.code == (1 if failed else 0)
 
 
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    files=st.lists(
+        st.tuples(
+            st.sampled_from(["image", "video"]),  # what the file holds
+            st.sampled_from([".jpg", ".png", ".mp4", ".avi", ".jpeg", ".tif"]),  # its name
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_copies_follow_what_each_input_holds_not_its_name(api_server, run, tmp_path, files):
+    """A picture named .mp4 or a video named .jpg: a copy of its own kind, a name of its own."""
+    import media
+
+    case = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+    inputs = case / "in"
+    inputs.mkdir(parents=True)
+    for index, (kind, suffix) in enumerate(files):
+        path = inputs / f"f{index % 2}{suffix}"  # stems repeat: names must not clash
+        if path.exists():
+            continue
+        if kind == "image":
+            write_picture(path.with_suffix(".png"), [(0.4, 0.3, 0.1, 0.4)]).rename(path)
+        else:
+            write_video(path.with_suffix(".avi"), walk((0.1, 0.8), (0.9, 0.8), 3)).rename(path)
+    result = run(
+        detection_demo,
+        *api_server.connection,
+        *("--input", str(inputs), "--output", str(case / "out"), "--json"),
+    )
+    assert "Traceback" not in result.err and result.code == 0, result.err
+    by_input = json_lines(result.out)
+    assert set(by_input) == {str(path) for path in inputs.iterdir()}
+    copies = sorted((case / "out").iterdir())
+    assert len(copies) == len(by_input)
+    kinds = sorted(type(media.open_input(str(each))).__name__ for each in copies)
+    held = sorted(type(media.open_input(str(each))).__name__ for each in inputs.iterdir())
+    assert kinds == held
+
+
 @pytest.mark.parametrize("die_after, slots", [(1, 1), (4, 2), (9, 3)])
 def test_no_input_is_lost_with_a_dying_server_while_another_lives(
     timed_servers, run, tmp_path, die_after, slots
