@@ -567,7 +567,8 @@ def check_role(
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        actions, resource = common.secret_read_access(secret, region, identity["Account"])
+        resource = common.secret_arn(secret, region, identity["Account"])
+        actions = common.secret_read_actions(resource)
         needs.append(
             Need(
                 f"read LICENSE_SECRET {resource}",

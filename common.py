@@ -159,6 +159,22 @@ def seconds(low: float, high: float, *, zero: bool = True) -> Callable[[str], fl
     return parse
 
 
+def add_wait_arguments(parser: argparse.ArgumentParser) -> None:
+    """--timeout and --interval, for a step that waits on its tasks."""
+    parser.add_argument(
+        "--timeout",
+        type=seconds(0, 86400, zero=False),
+        default=600,
+        help="seconds to wait in all, AWS calls included (default: 600)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=seconds(0, 3600),
+        default=5,
+        help="seconds between checks (default: 5)",
+    )
+
+
 # --- AWS clients, and the time each call may take
 
 
@@ -531,13 +547,19 @@ def is_ours(tags: list[dict[str, str]] | None) -> bool:
     )
 
 
-def secret_read_access(secret: str, region: str, account: str) -> tuple[list[str], str]:
-    """The actions an execution role needs to read LICENSE_SECRET, and the secret's ARN."""
-    if secret.startswith("arn:") and ":secretsmanager:" in secret:
-        return ["secretsmanager:GetSecretValue"], secret
+def secret_arn(secret: str, region: str, account: str, partition: str = "aws") -> str:
+    """LICENSE_SECRET as the full ARN ECS needs: an ARN as given, an SSM parameter name as the
+    ARN of that parameter in `account` and `region`."""
     if secret.startswith("arn:"):
-        return ["ssm:GetParameters"], secret
-    return ["ssm:GetParameters"], f"arn:aws:ssm:{region}:{account}:parameter/{secret.lstrip('/')}"
+        return secret
+    return f"arn:{partition}:ssm:{region}:{account}:parameter/{secret.lstrip('/')}"
+
+
+def secret_read_actions(arn: str) -> list[str]:
+    """What an execution role must be allowed, to read the secret at `arn` when a task starts."""
+    if ":secretsmanager:" in arn:
+        return ["secretsmanager:GetSecretValue"]
+    return ["ssm:GetParameters"]
 
 
 _last_status: list[str] = []  # what the wait saw last, for the line when time runs out

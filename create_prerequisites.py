@@ -162,7 +162,8 @@ def execution_role(iam: Any, secret: str | None, region: str, account: str, crea
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_ECS_TASKS))
     iam.attach_role_policy(RoleName=name, PolicyArn=constants.EXECUTION_POLICY_ARN)
     if secret:
-        actions, secret_arn = common.secret_read_access(secret, region, account)
+        secret_arn = common.secret_arn(secret, region, account)
+        actions = common.secret_read_actions(secret_arn)
         iam.put_role_policy(
             RoleName=name,
             PolicyName=SECRET_POLICY_NAME,

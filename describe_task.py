@@ -40,18 +40,7 @@ STOP_SOONER = "python3 stop_task.py"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("tasks", nargs="*", help="task ids or ARNs (default: every task of ours)")
-    parser.add_argument(
-        "--timeout",
-        type=common.seconds(0, 86400, zero=False),
-        default=600,
-        help="seconds to wait in all, AWS calls included (default: 600)",
-    )
-    parser.add_argument(
-        "--interval",
-        type=common.seconds(0, 3600),
-        default=5,
-        help="seconds between checks (default: 5)",
-    )
+    common.add_wait_arguments(parser)
 
 
 def ended_by_lifetime(task: dict) -> bool:

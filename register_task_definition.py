@@ -98,7 +98,7 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
         return name_or_arn
     caller = sts.get_caller_identity()
     partition = caller["Arn"].split(":")[1]
-    return f"arn:{partition}:ssm:{region}:{caller['Account']}:parameter/{name_or_arn.lstrip('/')}"
+    return common.secret_arn(name_or_arn, region, caller["Account"], partition)
 
 
 def lifetime_container(minutes: int) -> dict:
@@ -182,13 +182,8 @@ def register_task_definition() -> int:
     if license_secret:
         common.say(
             f"the server reads its licence key from {arn} when the task starts: the execution "
-            "role needs "
-            + (
-                "secretsmanager:GetSecretValue"
-                if ":secretsmanager:" in arn
-                else "ssm:GetParameters"
-            )
-            + " on it (and kms:Decrypt for a customer-managed key)"
+            f"role needs {' and '.join(common.secret_read_actions(arn))} on it (and kms:Decrypt "
+            "for a customer-managed key)"
         )
     common.say(
         f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"

@@ -14,18 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="stop every running task in the cluster, not only ours"
     )
-    parser.add_argument(
-        "--timeout",
-        type=common.seconds(0, 86400, zero=False),
-        default=600,
-        help="seconds to wait in all, AWS calls included (default: 600)",
-    )
-    parser.add_argument(
-        "--interval",
-        type=common.seconds(0, 3600),
-        default=5,
-        help="seconds between checks (default: 5)",
-    )
+    common.add_wait_arguments(parser)
 
 
 def stop_tasks(args: argparse.Namespace) -> int:
