@@ -136,16 +136,21 @@ def host_list(text: str) -> list[tuple[str, int | None]]:
     hosts = []
     for part in text.split(","):
         part = part.strip()
+        if "/" in part:  # http://host:port/ pasted from a browser, or a path
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not host or host:port (the address only, not a URL)"
+            )
         port_text = None
         if part.startswith("["):
-            host, _, rest = part[1:].partition("]")
+            host, bracket, rest = part[1:].partition("]")
+            host = host if bracket else ""  # an unclosed [ is refused below
             if rest:
                 port_text = rest[1:] if rest.startswith(":") else "?"
         elif part.count(":") == 1:
             host, _, port_text = part.partition(":")
         else:
             host = part  # a name, an IPv4 address or a bare IPv6 address
-        if not host or port_text == "":
+        if not host or port_text == "" or not _address(host):
             raise argparse.ArgumentTypeError(f"{part!r} is not host or host:port")
         try:
             port = port_number(port_text) if port_text is not None else None
@@ -153,6 +158,22 @@ def host_list(text: str) -> list[tuple[str, int | None]]:
             raise argparse.ArgumentTypeError(f"{part!r}: {error}") from None
         hosts.append((host, port))
     return hosts
+
+
+def _address(host: str) -> bool:
+    """Whether `host` is an IP address or a DNS name (letters, digits, '-', '_', dots)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(
+        0 < len(label) <= 63
+        and label.isascii()
+        and label.replace("-", "").replace("_", "").isalnum()
+        for label in labels
+    )
 
 
 def one_host(text: str) -> list[tuple[str, int | None]]:

@@ -60,7 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "-s", "--host", default="localhost", help="server address (default: localhost)"
+        "-s",
+        "--host",
+        type=democli.one_host,
+        default="localhost",
+        help="server address, host or host:port (default: localhost)",
     )
     parser.add_argument(
         "-p",
@@ -281,9 +285,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         democli.check_output(args.output, source)
     size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
-    url = f"http://{args.host}:{args.port}/v1/detect"
-    if ":" in args.host and not args.host.startswith("["):
-        url = f"http://[{args.host}]:{args.port}/v1/detect"
+    ((host, port),) = args.host
+    port = port or args.port
+    url = f"http://[{host}]:{port}/v1/detect" if ":" in host else f"http://{host}:{port}/v1/detect"
     democli.say(f"sending {args.input} to {url}")
     answer = post(url, media.image_jpeg(source, size), settings(args), args.timeout)
     status = answer["status"]

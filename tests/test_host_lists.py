@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,3 +45,25 @@ def test_each_server_is_used_once_however_it_is_spelt(capsys, servers):
     warned = capsys.readouterr().err.splitlines()
     assert len(warned) == len(servers) - len(distinct)
     assert all("listed more than once; it is used once" in line for line in warned)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(st.sampled_from("abz019.-_:/[] \t@%,é"), max_size=24)
+    | st.sampled_from(["http://127.0.0.1:9090/", "127.0.0.1/x", "host name", "[::1]:80", "a..b"])
+)
+def test_any_host_text_is_an_address_or_one_line(text):
+    """What --host takes is an IP address or a DNS name (with a port): never a URL or a path."""
+    try:
+        hosts = democli.host_list(text)
+    except argparse.ArgumentTypeError as error:
+        assert "\n" not in str(error)
+        return
+    for host, port in hosts:
+        assert "/" not in host and not any(c.isspace() for c in host) and "@" not in host
+        assert port is None or 1 <= port <= 65535
+        bare = host.strip("[]")
+        try:
+            ipaddress.ip_address(bare)
+        except ValueError:
+            assert all(label for label in bare.rstrip(".").split(".")), host

@@ -146,3 +146,19 @@ def test_any_json_answer_is_a_result_or_one_line(picture, run, answer):
     assert lines[0].endswith("object(s) found")
     for line in lines:  # what the peer sent reaches the terminal printable and bounded
         assert line.isprintable() and len(line) < 120, line
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1", "127.0.0.1/v1", "a b", "", "[::1"])
+def test_a_host_that_is_not_an_address_is_refused_before_sending(picture, capsys, host):
+    with HttpPeer(lambda request: Reply(200, OK)) as peer:
+        with pytest.raises(SystemExit) as stopped:
+            http_demo.main(["-s", f"{host}", "-p", str(peer.port), "-i", str(picture)])
+        sent = len(peer.requests)
+    assert stopped.value.code == 2 and sent == 0
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_host_with_its_own_port(picture, run):
+    with HttpPeer(lambda request: Reply(200, OK)) as peer:
+        result = run(http_demo, "-s", f"127.0.0.1:{peer.port}", "-p", "1", "-i", str(picture))
+    assert result.code == 0, result.err
