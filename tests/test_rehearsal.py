@@ -201,8 +201,14 @@ def test_failed_step_is_named(tmp_path, script):
 
 def test_make_install_uses_a_virtual_environment_not_the_system_pip():
     """Where the system's pip is externally managed, only a venv's pip may install."""
+    # As a person runs it, not as a sub-make of `make test` (which would add its own lines).
+    outside_make = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     dry_run = subprocess.run(
-        ["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True
+        ["make", "--no-print-directory", "-n", "-B", "install"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=outside_make,
     )
     commands = dry_run.stdout.splitlines()
     assert commands[0] == "python3 -m venv .venv"
