@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "demo")]
 
+import cli  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -252,14 +253,22 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--frames", type=int, default=120, help="video length (default: 120)")
-    parser.add_argument("--delay-ms", type=float, default=20, help="one-way delay (default: 20)")
-    parser.add_argument("--mbit", type=float, default=50, help="bandwidth each way (default: 50)")
+    parser.add_argument("--frames", type=cli.count, default=120, help="video length (default: 120)")
+    parser.add_argument(
+        "--delay-ms", type=cli.milliseconds, default=20, help="one-way delay (default: 20)"
+    )
+    parser.add_argument(
+        "--mbit", type=cli.mbit, default=50, help="bandwidth each way (default: 50)"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve)
         return 0
+    return cli.run(lambda: benchmark(args))
+
+
+def benchmark(args: argparse.Namespace) -> int:
 
     server_port, proxy_port = free_port(), free_port()
     children = [start_child("--serve", str(server_port))]

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "demo"), str(ROOT / "bench")]
 
+import cli  # noqa: E402
 import cv2  # noqa: E402
 from frame_path import camera_frames, make_video  # noqa: E402
 from standins import Link, TimedServer  # noqa: E402
@@ -181,29 +182,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument(
         "--frames",
-        type=int,
+        type=cli.count,
         default=1200,
         help="video length, at 10 fps (default: 1200; the demo sends half at its default --fps 5)",
     )
     parser.add_argument(
         "--vendor-frames",
-        type=int,
+        type=cli.count,
         default=40,
         help="frames the vendor sample sends over the WAN (default: 40)",
     )
     parser.add_argument(
-        "--images", type=int, default=480, help="images in the batch (default: 480)"
+        "--images", type=cli.count, default=480, help="images in the batch (default: 480)"
     )
     parser.add_argument(
-        "--vendor-images", type=int, default=60, help="images the vendor loop sends (default: 60)"
+        "--vendor-images",
+        type=cli.count,
+        default=60,
+        help="images the vendor loop sends (default: 60)",
     )
     parser.add_argument(
-        "--work-ms", type=float, default=40, help="server time per detection (default: 40)"
+        "--work-ms",
+        type=cli.milliseconds,
+        default=40,
+        help="server time per detection (default: 40)",
     )
-    parser.add_argument("--slots", type=int, default=3, help="server slots (default: 3)")
-    parser.add_argument("--delay-ms", type=float, default=20, help="one-way delay (default: 20)")
-    parser.add_argument("--mbit", type=float, default=50, help="bandwidth each way (default: 50)")
+    parser.add_argument("--slots", type=cli.count, default=3, help="server slots (default: 3)")
+    parser.add_argument(
+        "--delay-ms", type=cli.milliseconds, default=20, help="one-way delay (default: 20)"
+    )
+    parser.add_argument(
+        "--mbit", type=cli.mbit, default=50, help="bandwidth each way (default: 50)"
+    )
     args = parser.parse_args(argv)  # fmt: skip
+    return cli.run(lambda: benchmark(args))
+
+
+def benchmark(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as folder:
         print("video ...", file=sys.stderr)
         video_rows = video_benchmark(args, Path(folder))

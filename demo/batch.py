@@ -197,7 +197,7 @@ class Batch:
         try:
             if self.args.output:
                 democli.annotate(
-                    source, output, self.settings, str(self.outputs[path]), self.args.fps
+                    source, output, self.settings, str(self.output_for(path, source)), self.args.fps
                 )
         except InputError as error:
             self.failed(path, error)
@@ -209,6 +209,24 @@ class Batch:
                 lines = democli.summary(output, frames)
                 print("\n".join([f"{path}:", *(f"  {line}" for line in lines)]), flush=True)
         self.finished()
+
+    def output_for(self, path: Path, source: Image | Video) -> Path:
+        """Where the copy goes: the planned name, its suffix fitting what the input turned out to
+        be (a picture named .mp4 gets a .jpg copy, a video named .jpg an .mp4), clashing with none.
+        """
+        planned = self.outputs[path]
+        video = isinstance(source, Video)
+        if planned.suffix in ((".mp4", ".avi") if video else (".jpg", ".png")):
+            return planned
+        suffix = ".mp4" if video else ".jpg"
+        with self.lock:
+            taken = {each.name for each in self.outputs.values()}
+            name, number = f"{planned.stem}{suffix}", 1
+            while name in taken:
+                number += 1
+                name = f"{planned.stem}-{number}{suffix}"
+            self.outputs[path] = planned.with_name(name)
+            return self.outputs[path]
 
     def failed(self, path: Path, error: Exception, taken: bool = True) -> None:
         """Report the input as failed; it is finished (`taken`: it came from the queue)."""
@@ -222,7 +240,10 @@ class Batch:
             self.failures.append(path)
             if self.progress and self.progress.on_terminal:
                 sys.stderr.write("\n")
-            democli.say(f"error: {path}: {error}")
+            message = str(error)
+            if not message.startswith(f"{path}:"):  # input errors name their file already
+                message = f"{path}: {message}"
+            democli.say(f"error: {message}")
             if self.args.json:
                 print(json.dumps({"input": str(path), "error": str(error)}), flush=True)
 
@@ -248,14 +269,18 @@ class Batch:
         api = Client(server.endpoint, timeout=self.args.timeout)
 
         def receive_one() -> None:
-            path, image = pending.popleft()
             try:
                 output = api.receive("runDetection")
             except ApiError as error:
-                self.put_back([each for each, _ in pending])  # their answers are lost with it
+                # The connection is gone (or its answers cannot be trusted): no input waiting on
+                # it is at fault, so all go back to the queue and this slot stops; the other
+                # servers take them, or they fail with this error when none is left.
+                self.put_back([each for each, _ in pending])
                 pending.clear()
-                self.failed(path, error)
-                return
+                with self.lock:
+                    self.last_error = str(error)
+                raise _SlotLost from None
+            path, image = pending.popleft()
             try:
                 check(output.status, "runDetection")
                 democli.check_answer(output, "runDetection")
@@ -266,43 +291,49 @@ class Batch:
             self.succeeded(path, image, output, [0])
 
         try:
-            while True:
-                path = self.take(wait=not pending)
-                if path is None:
-                    if not pending:
-                        break
-                    while pending:
-                        receive_one()
-                    continue
-                try:
-                    source = media.open_input(str(path))
-                    payload = (
-                        democli.encoded(media.image_jpeg(source, self.size))
-                        if isinstance(source, Image)
-                        else None
-                    )
-                except InputError as error:
-                    self.failed(path, error)
-                    continue
-                if payload is None:
-                    while pending:
-                        receive_one()
-                    self.run_video(server, api, path, source)
-                    continue
-                try:
-                    api.send("runDetection", payload, self.settings)
-                except ApiError as error:
-                    # The server cannot be reached: this slot stops, the others take its inputs.
-                    self.put_back([path, *(each for each, _ in pending)])
-                    pending.clear()
-                    with self.lock:
-                        self.last_error = str(error)
-                    return
-                pending.append((path, source))
-                if len(pending) >= IMAGE_DEPTH:
-                    receive_one()
+            self._fill_slot(server, api, pending, receive_one)
+        except _SlotLost:
+            pass
         finally:
             api.close()
+
+    def _fill_slot(self, server: Server, api: Client, pending: deque, receive_one) -> None:
+        """Keep IMAGE_DEPTH images on their way to `server`, a video at a time, until done."""
+        while True:
+            path = self.take(wait=not pending)
+            if path is None:
+                if not pending:
+                    break
+                while pending:
+                    receive_one()
+                continue
+            try:
+                source = media.open_input(str(path))
+                payload = (
+                    democli.encoded(media.image_jpeg(source, self.size))
+                    if isinstance(source, Image)
+                    else None
+                )
+            except InputError as error:
+                self.failed(path, error)
+                continue
+            if payload is None:
+                while pending:
+                    receive_one()
+                self.run_video(server, api, path, source)
+                continue
+            try:
+                api.send("runDetection", payload, self.settings)
+            except ApiError as error:
+                # The server cannot be reached: this slot stops, the others take its inputs.
+                self.put_back([path, *(each for each, _ in pending)])
+                pending.clear()
+                with self.lock:
+                    self.last_error = str(error)
+                return
+            pending.append((path, source))
+            if len(pending) >= IMAGE_DEPTH:
+                receive_one()
 
     def run_video(self, server: Server, api: Client, path: Path, video: Video) -> None:
         try:
@@ -392,6 +423,10 @@ class Batch:
             democli.say(f"error: {len(self.failures)} of {len(self.inputs)} inputs failed")
             return 1
         return 0
+
+
+class _SlotLost(Exception):
+    """A slot's connection failed; its inputs are back in the queue."""
 
 
 def _sampled_count(path: Path, fps: float) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import json
 import math
 import os
@@ -134,16 +136,21 @@ def host_list(text: str) -> list[tuple[str, int | None]]:
     hosts = []
     for part in text.split(","):
         part = part.strip()
+        if "/" in part:  # http://host:port/ pasted from a browser, or a path
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not host or host:port (the address only, not a URL)"
+            )
         port_text = None
         if part.startswith("["):
-            host, _, rest = part[1:].partition("]")
+            host, bracket, rest = part[1:].partition("]")
+            host = host if bracket else ""  # an unclosed [ is refused below
             if rest:
                 port_text = rest[1:] if rest.startswith(":") else "?"
         elif part.count(":") == 1:
             host, _, port_text = part.partition(":")
         else:
             host = part  # a name, an IPv4 address or a bare IPv6 address
-        if not host or port_text == "":
+        if not host or port_text == "" or not _address(host):
             raise argparse.ArgumentTypeError(f"{part!r} is not host or host:port")
         try:
             port = port_number(port_text) if port_text is not None else None
@@ -151,6 +158,22 @@ def host_list(text: str) -> list[tuple[str, int | None]]:
             raise argparse.ArgumentTypeError(f"{part!r}: {error}") from None
         hosts.append((host, port))
     return hosts
+
+
+def _address(host: str) -> bool:
+    """Whether `host` is an IP address or a DNS name (letters, digits, '-', '_', dots)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return len(host) <= 253 and all(
+        0 < len(label) <= 63
+        and label.isascii()
+        and label.replace("-", "").replace("_", "").isalnum()
+        for label in labels
+    )
 
 
 def one_host(text: str) -> list[tuple[str, int | None]]:
@@ -206,17 +229,33 @@ def point(text: str):
 
 
 def endpoints(args: argparse.Namespace) -> list[Endpoint]:
-    """The servers --host names (one for a Unix socket), each with --port unless it has its own."""
+    """The servers --host names (one for a Unix socket), each with --port unless it has its own.
+
+    A server named twice (`a,a`, `a:9090,a` with port 9090, `::1,[0::1]`) is used once: twice
+    would open twice its sessions on it, past what it runs at once.
+    """
     hosts = args.host if args.transport != UNIX else args.host[:1]
-    return [
-        Endpoint(
+    found: dict[tuple[str, int], Endpoint] = {}
+    for host, port in hosts:
+        key = (_same_host(host), port or args.port)
+        if key in found:
+            say(f"--host: {host}:{key[1]} is listed more than once; it is used once")
+            continue
+        found[key] = Endpoint(
             transport=args.transport,
             host=host,
             port=port or args.port,
             unix_socket=args.unix_socket,
         )
-        for host, port in hosts
-    ]
+    return list(found.values())
+
+
+def _same_host(host: str) -> str:
+    """One spelling per address: IP addresses in their short form, names in lower case."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower().rstrip(".")
 
 
 def endpoint(args: argparse.Namespace) -> Endpoint:
@@ -228,14 +267,60 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class OutputLost(Exception):
+    """Standard output could not be written (a closed pipe, a full disk): the results are lost."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class CheckedOutput:
+    """Standard output that remembers its first failed write, in any thread.
+
+    The main thread gets OutputLost at once; a batch's worker threads go on, their lines
+    dropped, and `run` reports the loss when the batch is done.
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def _guarded(self, action: Callable[[], object], fallback):
+        if self.error is None:
+            try:
+                return action()
+            except OSError as error:
+                self.error = error
+        if threading.current_thread() is threading.main_thread():
+            raise OutputLost(self.error)
+        return fallback
+
+    def write(self, text: str) -> int:
+        return self._guarded(lambda: self.stream.write(text), len(text))
+
+    def flush(self) -> None:
+        self._guarded(self.stream.flush, None)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def run(body: Callable[[], int]) -> int:
     """Run a demo, turning every expected failure into one line on stderr.
 
     Ctrl-C, SIGTERM and SIGHUP end it with 128 + the signal once its session is deleted.
     """
+    if sys.stdout is None:  # started with its standard output closed (`>&-`)
+        say("error: standard output is closed: the results would be lost (redirect it instead)")
+        return 1
+    real_stdout = sys.stdout
+    sys.stdout = output = CheckedOutput(real_stdout)
     try:
         with interrupts.raising():
-            return body()
+            code = body()
+            output.flush()  # a full disk or a closed pipe is reported here, not at exit
+            return code
     except InputError as error:
         say(f"error: {error}")
         return 2
@@ -248,11 +333,18 @@ def run(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         say("interrupted")
         return 130
-    except BrokenPipeError:
-        # Python would complain again when it flushes stdout on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        say("error: standard output was closed before the results were written")
+    except (OutputLost, BrokenPipeError) as lost:
+        error = lost.error if isinstance(lost, OutputLost) else lost
+        with contextlib.suppress(OSError, ValueError):
+            # Python would complain again when it flushes stdout on the way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), real_stdout.fileno())
+        if isinstance(error, BrokenPipeError):
+            say("error: standard output was closed before the results were written")
+        else:
+            say(f"error: the results could not be written to standard output: {lost}")
         return 1
+    finally:
+        sys.stdout = real_stdout
 
 
 def print_json(value) -> None:

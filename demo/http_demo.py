@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+import threading
 from types import SimpleNamespace
 
 import interrupts  # noqa: F401 (first: from here on a signal ends the demo in one line)
@@ -28,7 +29,7 @@ import democli
 import media
 import result_codes
 from media import Image, InputError
-from sdclient import DEFAULT_PORT, ApiError
+from sdclient import DEFAULT_PORT, MAX_TIMEOUT, ApiError
 
 TYPES = ("object", "mask", "alpr")
 MAX_AREAS = 2
@@ -39,7 +40,9 @@ def timeout_value(text: str) -> float:
     value = democli.positive(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds")
-    return max(value, 0.001)  # a socket timeout below a millisecond would not be honoured
+    # Below a millisecond a socket timeout would not be honoured; past MAX_TIMEOUT the operating
+    # system refuses it.
+    return min(max(value, 0.001), MAX_TIMEOUT)
 
 
 def area(text: str) -> list[float]:
@@ -57,7 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "-s", "--host", default="localhost", help="server address (default: localhost)"
+        "-s",
+        "--host",
+        type=democli.one_host,
+        default="localhost",
+        help="server address, host or host:port (default: localhost)",
     )
     parser.add_argument(
         "-p",
@@ -130,13 +137,41 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
-    """POST the picture and settings; the JSON answer, or ApiError in one line."""
+    """POST the picture and settings; the JSON answer, or ApiError in one line.
+
+    `timeout` bounds the connection, and then the whole answer: a socket timeout alone bounds
+    each read, so a server trickling a byte at a time would hold the demo for ever.
+    """
+    outcome: dict = {}
+
+    def call() -> None:
+        try:
+            outcome["answer"] = _post(url, picture, settings_part, timeout)
+        except BaseException as error:  # noqa: BLE001 - handed over to the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=call, name="http-post", daemon=True)
+    worker.start()
+    worker.join(2 * timeout)
+    if worker.is_alive():  # the daemon thread ends with the demo
+        raise ApiError(
+            f"no whole answer from {url} within {2 * timeout:g}s "
+            f"(--timeout {timeout:g}: to connect, then for the answer)"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
+def _post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
     files = {
         "media": ("media", picture, "image/jpeg"),
         "settings": ("settings", json.dumps(settings_part), "application/json"),
     }
     try:
-        with requests.post(url, files=files, timeout=(timeout, timeout), stream=True) as response:
+        with requests.post(
+            url, files=files, timeout=(timeout, timeout), stream=True, allow_redirects=False
+        ) as response:
             body = response.raw.read(MAX_ANSWER + 1, decode_content=True)
     except requests.Timeout:
         raise ApiError(
@@ -152,8 +187,14 @@ def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
         raise ApiError(f"the answer from {url} is larger than {MAX_ANSWER} bytes")
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         answer = None
+    if response.is_redirect:  # the API never redirects; following one would re-send elsewhere
+        raise ApiError(
+            f"the server answered HTTP {response.status_code} (a redirect to "
+            f"{one_line(response.headers.get('Location', '?'), 80)!r}): "
+            f"is {url} the detection server's REST address?"
+        )
     if response.status_code != 200:
         detail = answer.get("error") if isinstance(answer, dict) else None
         raise ApiError(
@@ -163,6 +204,8 @@ def post(url: str, picture: bytes, settings_part: dict, timeout: float) -> dict:
     status = answer.get("status") if isinstance(answer, dict) else None
     if isinstance(status, str) and status.strip().isascii() and status.strip().isdigit():
         answer["status"] = int(status)  # lenient: a number sent as text
+    elif isinstance(status, float) and status.is_integer():
+        answer["status"] = int(status)  # lenient: 1.0
     elif isinstance(status, bool) or not isinstance(status, int):
         text = body[:80].decode("utf-8", "replace")
         raise ApiError(f"the answer from {url} is not the REST API's JSON: {one_line(text)!r}")
@@ -203,17 +246,23 @@ def detections(answer: dict) -> list[SimpleNamespace]:
                 continue
             box = {side: _number(entry.get(side)) for side in ("left", "top", "right", "bottom")}
             found.append(
-                SimpleNamespace(
-                    name=str(entry.get("name", "object")), objectId=len(found) + 1, **box
-                )
+                SimpleNamespace(name=printable(entry.get("name")), objectId=len(found) + 1, **box)
             )
     return found
 
 
 def _number(value) -> float | None:
+    """A normalized coordinate, or None for anything else (text, NaN, far outside the picture)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    return float(value) if math.isfinite(value) and -1.0 <= value <= 2.0 else None
+
+
+def printable(name, limit: int = 40) -> str:
+    """A detection's name as the terminal may show it: no control characters, bounded length."""
+    text = "object" if name is None else str(name)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe(found: list[SimpleNamespace], kind: str) -> list[str]:
@@ -236,9 +285,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         democli.check_output(args.output, source)
     size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
-    url = f"http://{args.host}:{args.port}/v1/detect"
-    if ":" in args.host and not args.host.startswith("["):
-        url = f"http://[{args.host}]:{args.port}/v1/detect"
+    ((host, port),) = args.host
+    port = port or args.port
+    url = f"http://[{host}]:{port}/v1/detect" if ":" in host else f"http://{host}:{port}/v1/detect"
     democli.say(f"sending {args.input} to {url}")
     answer = post(url, media.image_jpeg(source, size), settings(args), args.timeout)
     status = answer["status"]

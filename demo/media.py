@@ -21,6 +21,10 @@ MAX_IMAGE_FILE = 256 * 1024 * 1024
 # OpenCV's own limit for what it decodes, for formats imagesize cannot read the header of. OpenCV
 # reads it when it loads, so it holds only where this module imports cv2 first, as in the demos.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+# A file that does not decode is reported in one line; OpenCV's and FFmpeg's own warnings about
+# it would add lines of their own on stderr.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -65,6 +69,11 @@ def open_input(path_text: str) -> Image | Video:
         image = _decode_image(path)
         if image is not None:
             return image
+    if claimed:  # its header says image: FFmpeg would read a damaged one as a one-frame video
+        raise InputError(
+            f"{path}: an image that does not decode (truncated, damaged, or a kind OpenCV "
+            "cannot read, such as 32-bit floating-point samples)"
+        )
     return _open_video(path)
 
 
@@ -239,7 +248,11 @@ def draw_settings(pixels: np.ndarray, settings) -> None:
 
 
 def write_image(path: str, pixels: np.ndarray) -> None:
-    if not cv2.imwrite(path, pixels):
+    try:
+        written = cv2.imwrite(path, pixels)
+    except cv2.error:  # no writer for the extension: OpenCV raises rather than answer False
+        written = False
+    if not written:
         raise InputError(f"{path}: cannot write an image there (use .jpg or .png)")
 
 

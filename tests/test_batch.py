@@ -7,6 +7,7 @@ and through the stand-in WAN link, all on loopback or a Unix socket.
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -139,6 +140,20 @@ def test_a_failed_input_is_reported_and_the_batch_goes_on(api_server, run, tmp_p
     assert all(by_input[str(path)]["status"] == "SUCCESS" for path in paths)
     assert result.err.strip().splitlines()[-1] == "error: 1 of 6 inputs failed"
     assert f"error: {broken}: " in result.err and "Traceback" not in result.err
+    assert f"{broken}: {broken}:" not in result.err  # the file named once
+
+
+def test_a_folder_holds_only_its_files_as_inputs(api_server, run, tmp_path):
+    """Subfolders, a named pipe, links to nothing or to a folder: no input, no hang, no line."""
+    paths = figures_folder(tmp_path / "in", 2)
+    folder = tmp_path / "in"
+    figures_folder(folder / "sub", 1)
+    os.mkfifo(folder / "pipe.jpg")  # reading it would wait for ever
+    (folder / "nowhere.jpg").symlink_to(tmp_path / "missing.jpg")
+    (folder / "loop.png").symlink_to(folder)
+    result = run(detection_demo, *api_server.connection, "--input", str(folder), "--json")
+    assert result.code == 0, result.err
+    assert set(json_lines(result.out)) == {str(path) for path in paths}
 
 
 # `run` only captures output, reset at each call: it is safe to share between examples.
@@ -252,6 +267,75 @@ def test_a_server_dying_mid_batch_leaves_the_rest_to_the_other(timed_servers, ru
     assert all("lost the connection" in line["error"] for line in failed)
     assert alive.handler.detections >= len(paths) - dying.handler.detections
     assert result.code == (1 if failed else 0)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    files=st.lists(
+        st.tuples(
+            st.sampled_from(["image", "video"]),  # what the file holds
+            st.sampled_from([".jpg", ".png", ".mp4", ".avi", ".jpeg", ".tif"]),  # its name
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_copies_follow_what_each_input_holds_not_its_name(api_server, run, tmp_path, files):
+    """A picture named .mp4 or a video named .jpg: a copy of its own kind, a name of its own."""
+    import media
+
+    case = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
+    inputs = case / "in"
+    inputs.mkdir(parents=True)
+    for index, (kind, suffix) in enumerate(files):
+        path = inputs / f"f{index % 2}{suffix}"  # stems repeat: names must not clash
+        if path.exists():
+            continue
+        if kind == "image":
+            write_picture(path.with_suffix(".png"), [(0.4, 0.3, 0.1, 0.4)]).rename(path)
+        else:
+            write_video(path.with_suffix(".avi"), walk((0.1, 0.8), (0.9, 0.8), 3)).rename(path)
+    result = run(
+        detection_demo,
+        *api_server.connection,
+        *("--input", str(inputs), "--output", str(case / "out"), "--json"),
+    )
+    assert "Traceback" not in result.err and result.code == 0, result.err
+    by_input = json_lines(result.out)
+    assert set(by_input) == {str(path) for path in inputs.iterdir()}
+    copies = sorted((case / "out").iterdir())
+    assert len(copies) == len(by_input)
+    kinds = sorted(type(media.open_input(str(each))).__name__ for each in copies)
+    held = sorted(type(media.open_input(str(each))).__name__ for each in inputs.iterdir())
+    assert kinds == held
+
+
+@pytest.mark.parametrize("die_after, slots", [(1, 1), (4, 2), (9, 3)])
+def test_no_input_is_lost_with_a_dying_server_while_another_lives(
+    timed_servers, run, tmp_path, die_after, slots
+):
+    """The inputs on their way to a server that dies go to the other: none fails."""
+    dying, alive = timed_servers(2, work=0.01, slots=slots)
+    paths = figures_folder(tmp_path / "in", 24)[:-1]
+    (tmp_path / "in" / "walk.mp4").unlink()
+
+    def die_after_some() -> None:
+        while dying.handler.detections < die_after:
+            time.sleep(0.001)
+        dying.close()
+
+    threading.Thread(target=die_after_some, daemon=True).start()
+    result = run(
+        detection_demo,
+        *("--host", hosts(dying.port, alive.port)),
+        *("--input", str(tmp_path / "in"), "--json"),
+    )
+    by_input = json_lines(result.out)
+    assert set(by_input) == {str(path) for path in paths}
+    assert [line for line in by_input.values() if "error" in line] == []
+    assert result.code == 0, result.err
 
 
 def test_no_server_reachable_fails_every_input(run, tmp_path):

@@ -22,6 +22,8 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json"
     raw: bytes | None = None  # sent as is, instead of a well-formed answer
+    trickle: float = 0.0  # > 0: sent a byte at a time, this many seconds apart...
+    trickle_after: int = 0  # ...after the first this many bytes, sent at once
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -71,6 +73,13 @@ class HttpPeer:
             action = self.behaviour(request)
             if action == SILENT:
                 self.closed.wait()
+            elif isinstance(action, Reply) and action.trickle > 0:
+                data = action.encode()
+                connection.sendall(data[: action.trickle_after])
+                for byte in data[action.trickle_after :]:
+                    connection.sendall(bytes([byte]))
+                    if self.closed.wait(action.trickle):
+                        break
             elif isinstance(action, Reply):
                 connection.sendall(action.encode())
         except OSError:
