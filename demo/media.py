@@ -100,7 +100,14 @@ def _decode_image(path: Path) -> Image | None:
     except OSError as error:
         raise InputError(f"{path}: cannot read it: {error.strerror}") from None
     try:
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        if not data:
+            pixels = None
+        elif image_size(path):
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        else:
+            # A format no header reader knows: from the file, as OpenCV decodes some formats
+            # from memory through a temporary file that it leaves behind when it refuses one.
+            pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
     except cv2.error:  # OpenCV's pixel limit, for a header imagesize could not read
         raise InputError(
             f"{path}: an image larger than the {MAX_PIXELS // 1_000_000} Mpx the demos decode"

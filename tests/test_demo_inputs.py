@@ -7,8 +7,10 @@ import resource
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -317,3 +319,5 @@ def test_a_format_only_opencv_reads_is_held_to_the_budget_too(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == f"error: {big}: an image larger than the 50 Mpx the demos decode\n"
+    # OpenCV decodes such formats from memory through a temporary file it does not remove.
+    assert not list(Path(tempfile.gettempdir()).glob("__opencv_temp*"))
