@@ -40,7 +40,29 @@ from moto import mock_aws  # noqa: E402
 from moto.moto_api import state_manager  # noqa: E402
 
 import common  # noqa: E402
+import create_cluster  # noqa: E402
+import delete_cluster  # noqa: E402
+import describe_clusters  # noqa: E402
+import describe_task  # noqa: E402
+import list_task_definition  # noqa: E402
+import list_tasks  # noqa: E402
+import register_task_definition  # noqa: E402
+import run_task  # noqa: E402
+import stop_task  # noqa: E402
 from rehearsal import local_aws  # noqa: E402
+
+# The tutorial's step scripts, in its order.
+TUTORIAL_STEPS = [
+    create_cluster,
+    describe_clusters,
+    register_task_definition,
+    list_task_definition,
+    run_task,
+    list_tasks,
+    describe_task,
+    stop_task,
+    delete_cluster,
+]
 
 # common ends a script at once on a stop signal outside its body; pytest keeps its own ways
 # (common.run still installs its handlers while a script's body runs in process).

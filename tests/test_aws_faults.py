@@ -17,29 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import common
-import create_cluster
-import delete_cluster
 import describe_clusters
 import describe_task
-import list_task_definition
-import list_tasks
-import register_task_definition
 import run_task
 import stop_task
-from conftest import ROOT, script_environment
+from conftest import ROOT, TUTORIAL_STEPS, script_environment
 from faults.aws_proxy import ANY, AwsFaultProxy
 
-SCRIPTS = [
-    create_cluster,
-    describe_clusters,
-    register_task_definition,
-    list_task_definition,
-    run_task,
-    list_tasks,
-    describe_task,
-    stop_task,
-    delete_cluster,
-]
 KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]
 SECRET = os.environ["AWS_SECRET_ACCESS_KEY"]
 SESSION_TOKEN = "FwoGZXIvYXdzEJr//////////wEaDFakeSessionTokenForTests0123456789abcdefABCDEF=="
@@ -173,7 +157,7 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize("script", TUTORIAL_STEPS, ids=lambda s: s.__name__)
 def test_every_script_fails_in_one_line(through_proxy, aws_proxy, run, clean_settings, script, fault):
     clean_settings.setenv("AWS_MAX_ATTEMPTS", "1")  # the retries are tested below
     FAULTS[fault](aws_proxy)
@@ -212,7 +196,7 @@ def test_every_script_gives_up_on_a_silent_endpoint(fargate, aws_proxy):
             stderr=subprocess.PIPE,
             text=True,
         )
-        for script in SCRIPTS
+        for script in TUTORIAL_STEPS
     }
     for script, process in processes.items():
         out, err = process.communicate(timeout=60)
@@ -403,7 +387,7 @@ ANSWER_KEYS = st.sampled_from(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    script=st.sampled_from(SCRIPTS),
+    script=st.sampled_from(TUTORIAL_STEPS),
     answer=st.one_of(JSON, st.dictionaries(ANSWER_KEYS, JSON, max_size=4)),
 )
 def test_any_answer_that_is_not_aws_is_one_line(

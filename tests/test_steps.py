@@ -9,26 +9,13 @@ import delete_cluster
 import describe_clusters
 import describe_task
 import list_task_definition
-import list_tasks
 import register_task_definition
 import run_task
 import stop_task
-from conftest import EXEC_ROLE
-
-ALL_SCRIPTS = [
-    create_cluster,
-    describe_clusters,
-    register_task_definition,
-    list_task_definition,
-    run_task,
-    list_tasks,
-    describe_task,
-    stop_task,
-    delete_cluster,
-]
+from conftest import EXEC_ROLE, TUTORIAL_STEPS
 
 
-@pytest.mark.parametrize("script", ALL_SCRIPTS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize("script", TUTORIAL_STEPS, ids=lambda s: s.__name__)
 def test_help(script, capsys):
     with pytest.raises(SystemExit) as exit_:
         script.main(["--help"])
