@@ -129,9 +129,7 @@ class OpenSessions:
                 with Client(endpoint, timeout=timeout) as api:
                     api.call("deleteSession", session_id)
             except ApiError as error:
-                say(
-                    f"warning: could not delete session {session_id} on {endpoint}: {error}"
-                )
+                say(f"warning: could not delete session {session_id} on {endpoint}: {error}")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import math
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +130,12 @@ def transport_value(text: str) -> int:
         say(
             "error: transport 4 (SD_API_TRANSPORT or --transport) is the server's REST mode: "
             "use http_demo.py; these demos speak Thrift (1 TCP, 2 Unix socket)"
+        )
+        raise SystemExit(2)
+    if text.strip() == str(UNIX) and not hasattr(socket, "AF_UNIX"):  # Python on Windows
+        say(
+            "error: transport 2 (SD_API_TRANSPORT or --transport) is a Unix socket, and Python "
+            "has none on this system: use 1 (TCP)"
         )
         raise SystemExit(2)
     if text.strip() not in (str(TCP), str(UNIX)):

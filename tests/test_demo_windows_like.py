@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+import get_status
 from conftest import DEMO, start_local_server, stop_local_server, windows_like_environment
 from faults.api_peer import wait_for
 from pictures import walk, write_picture, write_video
+from sdclient import UNIX, ApiError, Client, Endpoint
 
 ENCODINGS = ["cp1252", "ascii"]
 # A name neither console can show whole: "ß" is in cp1252, not in ASCII; "東京" in neither.
@@ -316,3 +319,24 @@ def test_a_signal_still_deletes_the_session(server, inputs, signum):
     last = "interrupted" if signum == signal.SIGINT else "stopped by SIGTERM"
     assert err.strip().splitlines()[-1] == last, err
     assert sessions(server) == []
+
+
+def test_no_unix_sockets(monkeypatch, capsys, tmp_path):
+    """Python on Windows has no AF_UNIX: transport 2 is refused in one line, not a traceback."""
+    monkeypatch.delattr(socket, "AF_UNIX")
+    line = (
+        "error: transport 2 (SD_API_TRANSPORT or --transport) is a Unix socket, and Python has "
+        "none on this system: use 1 (TCP)"
+    )
+    for argv, setting in ((["--transport", "2"], "1"), ([], "2")):
+        monkeypatch.setenv("SD_API_TRANSPORT", setting)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stop:
+            get_status.main(argv)
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines() == [line]
+    with (
+        pytest.raises(ApiError, match="no Unix sockets here; use TCP"),
+        Client(Endpoint(transport=UNIX, unix_socket=str(tmp_path / "s.sock"))) as api,
+    ):
+        api.call("getStatus")
