@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import get_status
+import wire
 from conftest import DEMO, start_local_server, stop_local_server, windows_like_environment
 from faults.api_peer import wait_for
 from pictures import walk, write_picture, write_video
@@ -340,3 +341,27 @@ def test_no_unix_sockets(monkeypatch, capsys, tmp_path):
         Client(Endpoint(transport=UNIX, unix_socket=str(tmp_path / "s.sock"))) as api,
     ):
         api.call("getStatus")
+
+
+class SilentSocket:
+    """A peer that never answers; remembers each wait it was asked for."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def settimeout(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def recv(self, _size: int) -> bytes:
+        time.sleep(self.waits[-1])
+        raise TimeoutError("timed out")
+
+
+def test_a_wait_for_an_answer_is_cut_in_slices():
+    """On Windows Ctrl-C ends no socket wait early: no single wait outlasts a slice."""
+    peer = SilentSocket()
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        wire.MessageReader(peer).read(1.0)
+    assert 1.0 <= time.monotonic() - start < 2.0
+    assert len(peer.waits) >= 4 and max(peer.waits) <= wire.WAIT_SLICE
