@@ -66,12 +66,17 @@ class Progress:
     def __init__(self) -> None:
         self.on_terminal = _isatty(sys.stderr)
         self.last: str | None = None
+        self.width = 0  # of the line on screen
 
     def update(self, status: str, elapsed: float) -> None:
         if self.on_terminal:
+            line = f"{status} ({elapsed:.0f}s)"
+            # Blanks over the rest of the longer line before, rather than an ANSI erase, which
+            # Windows' classic console prints as it is.
             with suppress(OSError, ValueError):
-                sys.stderr.write(f"\r\033[K{status} ({elapsed:.0f}s)")
+                sys.stderr.write(f"\r{line.ljust(self.width)}")
                 sys.stderr.flush()
+            self.width = len(line)
         elif status != self.last:
             say(f"{status} ({elapsed:.0f}s)")
         self.last = status
