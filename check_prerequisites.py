@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
+
 from botocore.exceptions import ClientError
 
-import common
 import constants
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
@@ -56,7 +57,7 @@ class Findings(list):
     def add(self, check: str, status: str, message: str, fix: str = "") -> None:
         finding = Finding(check, status, message, fix)
         self.append(finding)
-        common.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
+        output.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
 
     def guarded(self, check: str, body: Callable[[], Any]) -> Any:
         """Run one check; a permission the caller lacks to look becomes a warning, not a failure."""
@@ -73,13 +74,13 @@ class Findings(list):
         self.add(
             check,
             WARNING,
-            f"could not check the {check}: {common.describe_client_error(error)}",
+            f"could not check the {check}: {errors.describe_client_error(error)}",
             "give your identity the read permissions in the README's IAM table, or check it by hand",
         )
 
 
 def denied(error: ClientError) -> bool:
-    return common.aws_error_code(error) in common.DENIED_CODES
+    return errors.aws_error_code(error) in errors.DENIED_CODES
 
 
 # --- network
@@ -157,7 +158,7 @@ def check_subnets(
         try:
             subnets += ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
         except ClientError as error:
-            if common.aws_error_code(error) != "InvalidSubnetID.NotFound":
+            if errors.aws_error_code(error) != "InvalidSubnetID.NotFound":
                 raise
             report.add(
                 "subnet",
@@ -258,7 +259,7 @@ def check_security_groups(
         try:
             groups += ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
         except ClientError as error:
-            if common.aws_error_code(error) not in (
+            if errors.aws_error_code(error) not in (
                 "InvalidGroup.NotFound",
                 "InvalidGroupId.Malformed",
             ):
@@ -292,12 +293,12 @@ def check_security_groups(
             f"add an inbound TCP {port} rule for your own address (for example "
             "`create_prerequisites.py --cidr YOUR.IP/32`)",
         )
-    elif common.open_to_the_internet(allowed_in):
+    elif ingress.open_to_the_internet(allowed_in):
         report.add(
             "security group",
             WARNING,
             f"TCP port {port} is open to the whole internet "
-            f"({', '.join(common.open_to_the_internet(allowed_in))}) in {names}; the API has no "
+            f"({', '.join(ingress.open_to_the_internet(allowed_in))}) in {names}; the API has no "
             "authentication",
             "allow only your own address (YOUR.IP/32)",
         )
@@ -403,13 +404,19 @@ def as_list(value: Any) -> list:
 def role_statements(iam: Any, role_name: str) -> list[dict]:
     """The statements of every policy attached to the role and every inline one."""
     statements = []
-    for policy in common.paginate(
-        iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+    for policy in (
+        iam.get_paginator("list_attached_role_policies")
+        .paginate(RoleName=role_name)
+        .build_full_result()["AttachedPolicies"]
     ):
         version = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
         document = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=version)
         statements += as_list(document["PolicyVersion"]["Document"]["Statement"])
-    for name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=role_name):
+    for name in (
+        iam.get_paginator("list_role_policies")
+        .paginate(RoleName=role_name)
+        .build_full_result()["PolicyNames"]
+    ):
         document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
         statements += as_list(document["Statement"])
     return statements
@@ -500,7 +507,7 @@ def check_role(
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as error:
-        if common.aws_error_code(error) != "NoSuchEntity":
+        if errors.aws_error_code(error) != "NoSuchEntity":
             raise
         report.add(
             "execution role",
@@ -566,8 +573,8 @@ def check_role(
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        resource = common.secret_arn(secret, region, identity["Account"])
-        actions = common.secret_read_actions(resource)
+        resource = licence_secret.secret_arn(secret, region, identity["Account"])
+        actions = licence_secret.secret_read_actions(resource)
         needs.append(
             Need(
                 f"read LICENSE_SECRET {resource}",
@@ -596,7 +603,11 @@ def check_role(
 
 
 def check_log_group(logs: Any, name: str, report: Findings) -> None:
-    groups = common.paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    groups = (
+        logs.get_paginator("describe_log_groups")
+        .paginate(logGroupNamePrefix=name)
+        .build_full_result()["logGroups"]
+    )
     if any(group["logGroupName"] == name for group in groups):
         report.add("log group", OK, f"log group {name} exists")
     else:
@@ -621,7 +632,7 @@ def check_file_system(
     try:
         efs.describe_file_systems(FileSystemId=file_system_id)
     except ClientError as error:
-        if common.aws_error_code(error) != "FileSystemNotFound":
+        if errors.aws_error_code(error) != "FileSystemNotFound":
             raise
         report.add(
             "file system",
@@ -631,8 +642,10 @@ def check_file_system(
         )
         return
     vpcs = {subnet["VpcId"] for subnet in subnets}
-    every_target = common.paginate(
-        efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+    every_target = (
+        efs.get_paginator("describe_mount_targets")
+        .paginate(FileSystemId=file_system_id)
+        .build_full_result()["MountTargets"]
     )
     targets = [target for target in every_target if target["VpcId"] in vpcs]
     if every_target and not targets:
@@ -718,17 +731,17 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
     """LICENSE_SECRET exists (its value is never read); the ARN of its own KMS key, if any."""
     try:
         if secret.startswith("arn:") and ":secretsmanager:" in secret:
-            key = common.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
+            key = clients.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
         else:
             name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
-            found = common.client("ssm").describe_parameters(
+            found = clients.client("ssm").describe_parameters(
                 ParameterFilters=[{"Key": "Name", "Values": [name]}]
             )["Parameters"]
             if not found:
                 raise ClientError({"Error": {"Code": "ParameterNotFound"}}, "DescribeParameters")
             key = found[0].get("KeyId")
     except ClientError as error:
-        if common.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
+        if errors.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
             raise
         report.add(
             "licence secret",
@@ -741,7 +754,7 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
     if key in AWS_MANAGED_KEYS:
         return None
     if ":key/" not in key:  # an alias or a bare id: the policy names the key's ARN
-        key = common.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+        key = clients.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
     return key
 
 
@@ -756,7 +769,7 @@ def check_prerequisites() -> int:
     secret = constants.LICENSE_SECRET
     constants.check("IMAGE_NAME")  # used by the role check
 
-    sts = common.client("sts")
+    sts = clients.client("sts")
     identity = sts.get_caller_identity()
     region = sts.meta.region_name
     report = Findings()
@@ -764,7 +777,7 @@ def check_prerequisites() -> int:
         "identity", OK, f"AWS account {identity['Account']} as {identity['Arn']} in {region}"
     )
 
-    ec2 = common.client("ec2")
+    ec2 = clients.client("ec2")
     subnets = (
         report.guarded("subnets", lambda: check_subnets(ec2, subnet_ids, assign_public_ip, report))
         or []
@@ -776,14 +789,14 @@ def check_prerequisites() -> int:
         )
         or []
     )
-    clients = {
+    allowed_sources = {
         source
         for group in groups
         for rule in group["IpPermissions"]
         if allows_port(rule, port)
         for source in sources(rule)
     }
-    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, clients, port, report))
+    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, allowed_sources, port, report))
     secret_key = (
         report.guarded("licence secret", lambda: check_secret_exists(secret, report))
         if secret
@@ -791,23 +804,23 @@ def check_prerequisites() -> int:
     )
     report.guarded(
         "execution role",
-        lambda: check_role(common.client("iam"), role_arn, identity, region, secret_key, report),
+        lambda: check_role(clients.client("iam"), role_arn, identity, region, secret_key, report),
     )
     if log_group:
         report.guarded(
-            "log group", lambda: check_log_group(common.client("logs"), log_group, report)
+            "log group", lambda: check_log_group(clients.client("logs"), log_group, report)
         )
     if file_system_id:
         report.guarded(
             "file system",
             lambda: check_file_system(
-                common.client("efs"), ec2, file_system_id, subnets, group_ids, report
+                clients.client("efs"), ec2, file_system_id, subnets, group_ids, report
             ),
         )
 
     problems = [finding for finding in report if finding.status == PROBLEM]
     warnings = [finding for finding in report if finding.status == WARNING]
-    common.show(
+    output.show(
         {
             "account": identity["Account"],
             "identity": identity["Arn"],
@@ -817,17 +830,17 @@ def check_prerequisites() -> int:
         }
     )
     if problems:
-        common.say(
+        output.say(
             f"{len(problems)} problem(s) would stop or hide the task: fix them before run_task.py"
         )
-        return common.EXIT_FAILED
-    common.say(f"ready for the tutorial ({len(warnings)} warning(s))")
-    return common.EXIT_OK
+        return exit_codes.EXIT_FAILED
+    output.say(f"ready for the tutorial ({len(warnings)} warning(s))")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(check_prerequisites)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(check_prerequisites)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,27 @@ list is empty even while a task is still shutting down.
 
 import sys
 
-import common
+from plumbing import arguments, clients, exit_codes, output, runner
+
 import constants
 
 
 def list_tasks() -> int:
     constants.check("CLUSTER_NAME")
-    ecs = common.client("ecs")
-    arns = common.paginate(
-        ecs,
-        "list_tasks",
-        "taskArns",
-        cluster=constants.CLUSTER_NAME,
-        desiredStatus="RUNNING",
+    ecs = clients.client("ecs")
+    arns = (
+        ecs.get_paginator("list_tasks")
+        .paginate(cluster=constants.CLUSTER_NAME, desiredStatus="RUNNING")
+        .build_full_result()["taskArns"]
     )
-    common.show({"taskArns": arns})
-    common.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
-    return common.EXIT_OK
+    output.show({"taskArns": arns})
+    output.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(list_tasks)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(list_tasks)
 
 
 if __name__ == "__main__":

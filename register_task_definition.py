@@ -11,7 +11,17 @@ then exits, which stops the task (0: no such container, the task runs until stop
 import os
 import sys
 
-import common
+from plumbing import (
+    arguments,
+    clients,
+    ecs_tasks,
+    exit_codes,
+    licence_secret,
+    output,
+    redaction,
+    runner,
+)
+
 import constants
 
 
@@ -29,8 +39,8 @@ def warn_about_settings() -> None:
     """Say so when the settings give a server the demos cannot reach, or lose what it writes."""
     key = os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip()
     if key:
-        common.never_print(key)
-        common.warn(
+        redaction.never_print(key)
+        output.warn(
             f"{constants.LICENSE_KEY_VARIABLE} is set here but was not used: a key in the task "
             "definition is readable by anyone allowed ecs:DescribeTaskDefinition; "
             + (
@@ -40,56 +50,30 @@ def warn_about_settings() -> None:
             )
         )
     if constants.SD_API_TRANSPORT == 4:
-        common.say(
+        output.say(
             "note: SD_API_TRANSPORT=4: the server answers REST on all interfaces on "
             f"port {constants.SD_API_TCP_PORT}; SD_API_TCP_LOCAL does not apply to REST"
         )
     elif constants.SD_API_TRANSPORT != 1:
-        common.warn(
+        output.warn(
             f"SD_API_TRANSPORT={constants.SD_API_TRANSPORT}: the server will not listen on TCP "
             "for Thrift, so the demos cannot reach it from outside the task (use 1)"
         )
     elif constants.SD_API_TCP_LOCAL == 1:
-        common.warn(
+        output.warn(
             "SD_API_TCP_LOCAL=1: the server will only listen on localhost inside the task, "
             "so the demos cannot reach it (use 0)"
         )
     if constants.SD_DEBUG_CRASH == 1 and not constants.EFS_FILE_SYSTEM_ID:
-        common.warn(
+        output.warn(
             "SD_DEBUG_CRASH=1 without EFS_FILE_SYSTEM_ID: crash dumps in /var/data "
             "vanish with the task"
         )
     if constants.TASK_CPU < 2048:
-        common.warn(
+        output.warn(
             f"TASK_CPU={constants.TASK_CPU}: the server runs about (threads - 1) sessions at once, "
             "so a task under 2 vCPU has no room for a detection session"
         )
-
-
-def data_volume() -> dict:
-    """The /var/data volume: EFS when configured, so crash dumps outlive the task."""
-    if constants.EFS_FILE_SYSTEM_ID:
-        return {
-            "name": constants.DATA_VOLUME,
-            "efsVolumeConfiguration": {
-                "fileSystemId": constants.EFS_FILE_SYSTEM_ID,
-                "transitEncryption": "ENABLED",
-            },
-        }
-    return {"name": constants.DATA_VOLUME}
-
-
-def log_configuration(region: str) -> dict | None:
-    if not constants.LOG_GROUP:
-        return None
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": constants.LOG_GROUP,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": constants.CONTAINER_NAME,
-        },
-    }
 
 
 def secret_arn(name_or_arn: str, sts, region: str) -> str:
@@ -98,39 +82,33 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
         return name_or_arn
     caller = sts.get_caller_identity()
     partition = caller["Arn"].split(":")[1]
-    return common.secret_arn(name_or_arn, region, caller["Account"], partition)
-
-
-def lifetime_container(minutes: int) -> dict:
-    """An essential container that sleeps `minutes`, then exits 0: ECS then stops the task."""
-    return {
-        "name": constants.LIFETIME_CONTAINER_NAME,
-        "image": constants.LIFETIME_IMAGE,
-        "essential": True,
-        "command": ["sleep", str(minutes * 60)],
-        # sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand, kill it
-        # after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
-        "stopTimeout": 2,
-        "cpu": constants.LIFETIME_CPU,
-        "memory": constants.LIFETIME_MEMORY,
-    }
+    return licence_secret.secret_arn(name_or_arn, region, caller["Account"], partition)
 
 
 def register_task_definition() -> int:
-    constants.check("TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "EFS_FILE_SYSTEM_ID")
+    # Every setting is checked before the first AWS call.
+    constants.check(
+        "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "IMAGE_NAME", "TASK_CPU", "TASK_MEMORY",
+        "TASK_LIFETIME_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL",
+        "SD_DEBUG_CRASH", "LOG_GROUP", "EFS_FILE_SYSTEM_ID", "LICENSE_SECRET",
+    )
     require_secret_for_rest()
+    warn_about_settings()
     lifetime = constants.TASK_LIFETIME_MINUTES
-    # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every
-    # container; the containers' hard limits add up to the task's.
-    cpu, memory = constants.TASK_CPU, constants.TASK_MEMORY
-    if lifetime:
-        cpu, memory = cpu - constants.LIFETIME_CPU, memory - constants.LIFETIME_MEMORY
-    container = {
+    ecs = clients.client("ecs")
+    region = ecs.meta.region_name
+    arn = constants.LICENSE_SECRET and secret_arn(
+        constants.LICENSE_SECRET, clients.client("sts"), region
+    )
+
+    server = {
         "name": constants.CONTAINER_NAME,
         "image": constants.IMAGE_NAME,
         "essential": True,
-        "cpu": cpu,
-        "memory": memory,
+        # Fargate only needs the task's cpu and memory, but local ECS emulators need them on
+        # every container: the containers' hard limits add up to the task's.
+        "cpu": constants.TASK_CPU - (constants.LIFETIME_CPU if lifetime else 0),
+        "memory": constants.TASK_MEMORY - (constants.LIFETIME_MEMORY if lifetime else 0),
         "portMappings": [{"containerPort": constants.SD_API_TCP_PORT, "protocol": "tcp"}],
         "environment": [
             {"name": "SD_API_TRANSPORT", "value": str(constants.SD_API_TRANSPORT)},
@@ -142,60 +120,75 @@ def register_task_definition() -> int:
             {"sourceVolume": constants.DATA_VOLUME, "containerPath": constants.DATA_PATH}
         ],
     }
-    # Every setting is checked before the first AWS call.
-    family, execution_role = constants.TASK_FAMILY_NAME, constants.TASK_EXEC_ROLE
-    volumes = [data_volume()]
-    license_secret = constants.LICENSE_SECRET
-    warn_about_settings()
-    ecs = common.client("ecs")
-    logging = log_configuration(ecs.meta.region_name)
-    if logging:
-        container["logConfiguration"] = logging
-    if license_secret:
-        arn = secret_arn(license_secret, common.client("sts"), ecs.meta.region_name)
-        container["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
-    # Order means nothing to ECS; moto reports only the first container of a task, so the
-    # lifetime container goes first for the rehearsal to show its exit.
-    containers = [container]
-    if lifetime:
-        containers.insert(0, lifetime_container(lifetime))
+    if arn:  # the licence key: ECS reads it from the secret when the task starts
+        server["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
+    if constants.LOG_GROUP:
+        server["logConfiguration"] = {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": constants.LOG_GROUP,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": constants.CONTAINER_NAME,
+            },
+        }
+    # An essential container that sleeps TASK_LIFETIME_MINUTES, then exits 0: ECS then stops
+    # the task. sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand,
+    # it is killed after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
+    lifetime_container = {
+        "name": constants.LIFETIME_CONTAINER_NAME,
+        "image": constants.LIFETIME_IMAGE,
+        "essential": True,
+        "command": ["sleep", str(lifetime * 60)],
+        "stopTimeout": 2,
+        "cpu": constants.LIFETIME_CPU,
+        "memory": constants.LIFETIME_MEMORY,
+    }
+    # /var/data: EFS when configured, so crash dumps outlive the task; else task storage.
+    data_volume = {"name": constants.DATA_VOLUME}
+    if constants.EFS_FILE_SYSTEM_ID:
+        data_volume["efsVolumeConfiguration"] = {
+            "fileSystemId": constants.EFS_FILE_SYSTEM_ID,
+            "transitEncryption": "ENABLED",
+        }
 
     response = ecs.register_task_definition(
-        family=family,
-        executionRoleArn=execution_role,
+        family=constants.TASK_FAMILY_NAME,
+        executionRoleArn=constants.TASK_EXEC_ROLE,
         networkMode="awsvpc",
         requiresCompatibilities=["FARGATE"],
         # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
         runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
         cpu=str(constants.TASK_CPU),
         memory=str(constants.TASK_MEMORY),
-        containerDefinitions=containers,
-        volumes=volumes,
+        # Order means nothing to ECS; moto reports only the first container of a task, so the
+        # lifetime container goes first for the rehearsal to show its exit.
+        containerDefinitions=[lifetime_container, server] if lifetime else [server],
+        volumes=[data_volume],
         tags=[constants.PROJECT_TAG],
     )
-    common.show(response)
+    output.show(response)
     definition = response["taskDefinition"]
-    common.say(
-        f"registered task definition {common.short_id(definition['taskDefinitionArn'])} "
+    output.say(
+        f"registered task definition {ecs_tasks.short_id(definition['taskDefinitionArn'])} "
         f"({definition['status']})"
     )
-    if license_secret:
-        common.say(
+    if arn:
+        output.say(
             f"the server reads its licence key from {arn} when the task starts: the execution "
-            f"role needs {' and '.join(common.secret_read_actions(arn))} on it (and kms:Decrypt "
+            f"role needs {' and '.join(licence_secret.secret_read_actions(arn))} on it (and kms:Decrypt "
             "for a customer-managed key)"
         )
-    common.say(
+    output.say(
         f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"
         if lifetime
         else "TASK_LIFETIME_MINUTES=0: a task of this revision runs, and bills, until stopped"
     )
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(register_task_definition)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(register_task_definition)
 
 
 if __name__ == "__main__":

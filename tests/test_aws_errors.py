@@ -5,9 +5,10 @@ import socket
 import subprocess
 import sys
 
+from plumbing import clients, exit_codes
+
 import pytest
 
-import common
 import describe_clusters
 import list_tasks
 from conftest import ROOT
@@ -16,7 +17,7 @@ SECRET = os.environ["AWS_SECRET_ACCESS_KEY"]
 
 
 def assert_one_line_failure(result, *fragments):
-    assert result.code == common.EXIT_FAILED, result
+    assert result.code == exit_codes.EXIT_FAILED, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     for fragment in fragments:
@@ -60,23 +61,23 @@ def test_unreachable_endpoint_fails_after_the_standard_retries(cluster_set, run,
     endpoint = f"http://127.0.0.1:{closed_port()}"
     cluster_set.setenv("AWS_ENDPOINT_URL", endpoint)
     attempts = []
-    real_client = common.client
+    real_client = clients.client
 
     def counting_client(service):
         aws_client = real_client(service)
         aws_client.meta.events.register("before-send.*.*", lambda **_: attempts.append(1))
         return aws_client
 
-    cluster_set.setattr(common, "client", counting_client)
+    cluster_set.setattr(clients, "client", counting_client)
     result = run(describe_clusters)
     assert_one_line_failure(result, f"cannot reach AWS at {endpoint}", "(EndpointConnectionError)")
     assert len(attempts) == 3  # botocore's standard mode; legacy would try 5 times
 
 
 def test_user_retry_settings_win(cluster_set):
-    assert common.client("ecs").meta.config.retries["mode"] == "standard"
+    assert clients.client("ecs").meta.config.retries["mode"] == "standard"
     cluster_set.setenv("AWS_RETRY_MODE", "adaptive")
-    assert common.client("ecs").meta.config.retries["mode"] == "adaptive"
+    assert clients.client("ecs").meta.config.retries["mode"] == "adaptive"
 
 
 @pytest.mark.parametrize(

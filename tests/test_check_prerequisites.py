@@ -500,9 +500,9 @@ def test_settings_are_checked_before_aws(clean_settings, run, aws_calls):
 
 def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
     """AccessDenied on one read: that part is unchecked, said as a warning; the rest goes on."""
-    import common
+    from plumbing import clients
 
-    real_client = common.client
+    real_client = clients.client
 
     def denying_client(service):
         aws_client = real_client(service)
@@ -517,7 +517,7 @@ def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
             aws_client.meta.events.register("before-call.iam.GetRole", deny)
         return aws_client
 
-    monkeypatch.setattr(common, "client", denying_client)
+    monkeypatch.setattr(clients, "client", denying_client)
     result = run(check_prerequisites)
     assert result.code == 0, result.err
     assert "warning: could not check the execution role: access denied" in result.err

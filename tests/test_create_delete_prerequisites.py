@@ -204,9 +204,9 @@ def test_what_is_not_ours_is_left_alone(aws_iam, run):
     ids=["aws-refuses", "ctrl-c"],
 )
 def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch, fault, code, said):
-    import common
+    from plumbing import clients
 
-    real_client = common.client
+    real_client = clients.client
 
     def failing_client(service):
         aws_client = real_client(service)
@@ -218,7 +218,7 @@ def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch,
             aws_client.meta.events.register("before-call.iam.CreateRole", fail)
         return aws_client
 
-    monkeypatch.setattr(common, "client", failing_client)
+    monkeypatch.setattr(clients, "client", failing_client)
     before = everything(aws_iam.ec2, boto3.client("iam"))
     result = run(create_prerequisites, "--cidr", MY_ADDRESS)
     assert result.code == code
