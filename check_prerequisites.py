@@ -7,14 +7,14 @@ and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warn
 
 from __future__ import annotations
 
+from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
+
 import fnmatch
 import ipaddress
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
-
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
 
 from botocore.exceptions import ClientError
 
@@ -314,7 +314,7 @@ def check_security_groups(
     allowed_out = set().union(*map(sources, outbound))
     if "0.0.0.0/0" in allowed_out:
         report.add(
-            "security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)"
+            "security group", OK, f"{names} {'let' if len(groups) > 1 else 'lets'} the task out to the internet (HTTPS to 0.0.0.0/0)"
         )
     elif not outbound:
         report.add(

@@ -108,14 +108,16 @@ def _parse_env(text: str) -> tuple[dict[str, str | None], list[int]]:
 
     class BadLines(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.msg.startswith("python-dotenv could not parse") and record.args:
+            message = record.msg if isinstance(record.msg, str) else ""
+            if message.startswith("python-dotenv could not parse") and record.args:
                 bad_lines.append(int(record.args[0]))
 
     logger, handler = logging.getLogger("dotenv.main"), BadLines()
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False  # not printed: the line may be secret
     try:
-        values = dotenv_values(stream=io.StringIO(text))
+        # No ${VAR} expansion: a value is what the file says, as error messages show it.
+        values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate

@@ -9,12 +9,6 @@ in line with the settings and --cidr (your address changed? run it again).
 
 from __future__ import annotations
 
-import argparse
-import ipaddress
-import json
-import sys
-from typing import Any
-
 from plumbing import (
     arguments,
     clients,
@@ -26,6 +20,12 @@ from plumbing import (
     runner,
     tags,
 )
+
+import argparse
+import ipaddress
+import json
+import sys
+from typing import Any
 
 from botocore.exceptions import ClientError
 

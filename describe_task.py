@@ -5,11 +5,11 @@ running task it says when the task will stop by itself (its lifetime) and how to
 sooner. A task that stops instead ends the wait with its stop code and reasons (exit 1).
 """
 
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
+
 import argparse
 import sys
 from datetime import datetime, timedelta, timezone
-
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
 
 from botocore.exceptions import ClientError
 

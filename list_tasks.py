@@ -4,9 +4,9 @@ Only tasks whose desired status is RUNNING are listed, so once stop_task.py has 
 list is empty even while a task is still shutting down.
 """
 
-import sys
-
 from plumbing import arguments, clients, exit_codes, output, runner
+
+import sys
 
 import constants
 

@@ -8,9 +8,6 @@ never from the task definition. A second essential container sleeps TASK_LIFETIM
 then exits, which stops the task (0: no such container, the task runs until stopped).
 """
 
-import os
-import sys
-
 from plumbing import (
     arguments,
     clients,
@@ -21,6 +18,9 @@ from plumbing import (
     redaction,
     runner,
 )
+
+import os
+import sys
 
 import constants
 

@@ -5,9 +5,6 @@ in SUBNET_NAME with SEC_GROUP_NAME. Each task bills until it is stopped, so this
 start another while one of ours is running, unless --count or --force says so.
 """
 
-import argparse
-import sys
-
 from plumbing import (
     arguments,
     clients,
@@ -20,6 +17,9 @@ from plumbing import (
     redaction,
     runner,
 )
+
+import argparse
+import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 

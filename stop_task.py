@@ -3,10 +3,10 @@
 "Ours" are the tasks run_task.py started; --all stops every running task in the cluster.
 """
 
+from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
+
 import argparse
 import sys
-
-from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
 
 import constants
 

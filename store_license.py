@@ -6,13 +6,13 @@ server when the task starts, without ever writing it into the task definition. A
 parameter is left alone unless --overwrite; --delete removes it at clean-up.
 """
 
+from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+
 import argparse
 import getpass
 import os
 import re
 import sys
-
-from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
 
 from botocore.exceptions import ClientError
 

@@ -1,5 +1,7 @@
 """The licence as a secret (store_license.py, the container's `secrets`) and the task lifetime."""
 
+from plumbing import ecs_tasks
+
 import json
 import os
 import pty
@@ -8,8 +10,6 @@ import select
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-
-from plumbing import ecs_tasks
 
 import boto3
 import pytest
