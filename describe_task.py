@@ -3,10 +3,13 @@
 Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. For each
 running task it says when the task will stop by itself (its lifetime) and how to stop it
 sooner. A task that stops instead ends the wait with its stop code and reasons (exit 1).
+Right after run_task.py, ECS may not know or list a new task for a few seconds, and its
+public IP may show after it runs: both are waited for, a few checks with growing pauses.
 """
 
 import argparse
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import common
@@ -36,6 +39,15 @@ SECRET_HINT = (
 SECRET_SIGNS = ("unable to pull secrets", "unable to retrieve secret", "accessdeniedexception")
 ESSENTIAL_EXITED = "Essential container in task exited"
 STOP_SOONER = "python3 stop_task.py"
+# ECS is eventually consistent: "the result of an API command ... might not be immediately
+# visible to all subsequent commands" (RunTask reference,
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html). A task started
+# a moment ago may be answered MISSING by DescribeTasks and left out by ListTasks: that is
+# "not yet", checked again this many times, pausing 1, 2, 4... seconds (at most --interval).
+GRACE_CHECKS = 4
+# A Fargate task may be RUNNING before its network interface shows its public IP: that many
+# checks, pausing as above, before saying it has none.
+PUBLIC_IP_CHECKS = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,29 +153,71 @@ def rest_mode(definition: dict) -> bool:
     )
 
 
+def backoff(interval: float, check: int) -> float:
+    """The pause before grace check number `check` (0, 1, ...): 1, 2, 4... s, at most `interval`."""
+    return min(interval, 2.0**check)
+
+
+def newest_stopped(ecs, cluster: str) -> list[str]:
+    """The ARN of our task that stopped last (by its start), with a line saying it is not new."""
+    stopped = common.describe_tasks(ecs, common.our_tasks(ecs, "STOPPED"))
+    if not stopped:
+        raise common.StepFailed(f"no task of ours in cluster {cluster}: start one with run_task.py")
+    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    newest = max(stopped, key=lambda task: task.get("createdAt") or epoch)
+    created = newest.get("createdAt")
+    when = f", started {created:%Y-%m-%d %H:%M} UTC" if isinstance(created, datetime) else ""
+    common.say(
+        f"no task of ours is running or starting in cluster {cluster}; the newest that "
+        f"stopped is {common.short_id(newest['taskArn'])}{when}:"
+    )
+    return [newest["taskArn"]]
+
+
 def describe_task(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
     ecs = common.client("ecs")
-    arns = args.tasks or common.our_tasks(ecs)
-    if not arns:
-        stopped = common.our_tasks(ecs, "STOPPED")
-        if not stopped:
-            raise common.StepFailed(
-                f"no task of ours in cluster {cluster}: start one with run_task.py"
-            )
-        arns = stopped[:1]
+    start = time.monotonic()
+    arns = list(args.tasks)
 
-    tasks = common.wait_for_tasks(
-        ecs,
-        arns,
-        settled=lambda tasks: (
-            all(t["lastStatus"] == "RUNNING" for t in tasks)
-            or any(t["lastStatus"] == "STOPPED" for t in tasks)
-        ),
-        timeout=args.timeout,
-        interval=args.interval,
-    )
+    # One loop in sight rather than botocore's `tasks_running` waiter: the waiter fails at the
+    # first MISSING answer, which is how ECS answers for a few seconds a task it has just
+    # started; and it knows no growing pause, no "nothing listed yet" and no progress line.
+    progress, unseen = common.Progress(), 0  # unseen: grace checks used so far
+    try:
+        while True:
+            arns = arns or common.our_tasks(ecs)
+            tasks = common.describe_tasks(ecs, arns) if arns else []
+            known = {common.short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in arns if common.short_id(arn) not in known]
+            if arns and not missing:
+                status = ", ".join(f"{common.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+                if all(t["lastStatus"] == "RUNNING" for t in tasks) or any(
+                    t["lastStatus"] == "STOPPED" for t in tasks
+                ):
+                    break
+                pause = args.interval
+            elif unseen < GRACE_CHECKS:  # just started? ECS may not know or list it yet
+                status = f"{', '.join(map(common.short_id, missing))} not known to ECS yet" if (
+                    missing
+                ) else f"no task of ours listed in cluster {cluster} yet"
+                pause, unseen = backoff(args.interval, unseen), unseen + 1
+            elif missing:
+                raise common.StepFailed(
+                    f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
+                    f"(checked {unseen + 1} times; stopped tasks are forgotten after about an hour)"
+                )
+            else:
+                arns = newest_stopped(ecs, cluster)
+                continue
+            elapsed = time.monotonic() - start
+            if elapsed + pause > args.timeout:
+                raise common.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
+            progress.update(f"waiting: {status}", elapsed)
+            time.sleep(pause)
+    finally:
+        progress.close()
 
     definitions: dict[str, dict] = {}  # tasks of one revision share it: asked for once
 
@@ -188,6 +242,19 @@ def describe_task(args: argparse.Namespace) -> int:
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet = network_addresses(ec2, task)
+        for check in range(PUBLIC_IP_CHECKS if assign_public_ip == "ENABLED" else 0):
+            if public_ip:
+                break
+            elapsed, pause = time.monotonic() - start, backoff(args.interval, check)
+            if elapsed + pause > args.timeout:
+                break  # said below: no public IP (yet)
+            if check == 0:
+                common.say(
+                    f"task {common.short_id(task['taskArn'])} is RUNNING; waiting for its public "
+                    "IP to show"
+                )
+            time.sleep(pause)
+            public_ip, private_ip, subnet = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)
         lifetime = common.lifetime_minutes(definition)

@@ -5,9 +5,16 @@
 
 import argparse
 import sys
+import time
 
 import common
 import constants
+
+# ECS is eventually consistent (RunTask reference,
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html): a task stopped
+# a moment after it started may still be answered MISSING; "not yet", this many times, pausing
+# 1, 2, 4... seconds (at most --interval).
+GRACE_CHECKS = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,13 +50,31 @@ def stop_tasks(args: argparse.Namespace) -> int:
     if not stopping:
         raise common.unstopped(failed, len(arns))
 
-    tasks = common.wait_for_tasks(
-        ecs,
-        stopping,
-        settled=lambda tasks: all(t["lastStatus"] == "STOPPED" for t in tasks),
-        timeout=args.timeout,
-        interval=args.interval,
-    )
+    # One loop in sight rather than botocore's `tasks_stopped` waiter, which has no progress
+    # line, no growing pause, and takes a task it does not find (MISSING) for a stopped one.
+    progress, unseen, start = common.Progress(), 0, time.monotonic()
+    try:
+        while True:
+            tasks = common.describe_tasks(ecs, stopping)
+            known = {common.short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in stopping if common.short_id(arn) not in known]
+            status = ", ".join(f"{common.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+            if missing and unseen >= GRACE_CHECKS:
+                raise common.StepFailed(
+                    f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
+                    f"(checked {unseen + 1} times): list_tasks.py shows what still runs"
+                )
+            if not missing and all(t["lastStatus"] == "STOPPED" for t in tasks):
+                break
+            pause = min(args.interval, 2.0**unseen) if missing else args.interval
+            unseen += bool(missing)
+            elapsed = time.monotonic() - start
+            if elapsed + pause > args.timeout:
+                raise common.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
+            progress.update(f"waiting: {status}", elapsed)
+            time.sleep(pause)
+    finally:
+        progress.close()
     common.show(
         {
             "tasks": [

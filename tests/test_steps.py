@@ -339,7 +339,7 @@ def test_describe_task_waits_and_shows_progress(stub, stub_settings, run):
     assert result.json()["tasks"][0]["endpoint"] == "54.210.1.2:9090"
 
 
-def _describe_running(stub, run, public_ip=None, *argv):
+def _describe_running(stub, run, public_ip=None, *argv, interface_checks=1):
     attachments = [
         {
             "type": "ElasticNetworkInterface",
@@ -356,7 +356,10 @@ def _describe_running(stub, run, public_ip=None, *argv):
     interface = {"NetworkInterfaceId": "eni-0123456789abcdef0"}
     if public_ip:
         interface["Association"] = {"PublicIp": public_ip}
-    stub("ec2").add_response("describe_network_interfaces", {"NetworkInterfaces": [interface]})
+    for _ in range(interface_checks):
+        stub("ec2").add_response(
+            "describe_network_interfaces", {"NetworkInterfaces": [interface]}
+        )
     stub("ecs").add_response(
         "describe_task_definition",
         {
@@ -382,7 +385,8 @@ def test_describe_task_without_public_ip_disabled(stub, stub_settings, run):
 
 def test_describe_task_without_public_ip_private_subnet(stub, stub_settings, run):
     stub("ecs").add_response("list_tasks", {"taskArns": [TASK_ARN]})
-    result = _describe_running(stub, run)
+    # A public IP may show late: looked for again, a bounded number of times.
+    result = _describe_running(stub, run, interface_checks=1 + describe_task.PUBLIC_IP_CHECKS)
     assert result.code == 0
     assert "subnet subnet-0123456789abcdef0 gave it none (a private subnet?" in result.err
 
