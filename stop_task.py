@@ -27,15 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     ecs = common.client("ecs")
-    if args.all:
-        arns = common.paginate(
-            ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
-        )
-    else:
-        arns = common.our_tasks(ecs)
+    start = time.monotonic()
+    for check in range(GRACE_CHECKS + 1):
+        if args.all:
+            arns = common.paginate(
+                ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+            )
+        else:
+            arns = common.our_tasks(ecs)
+        pause = min(args.interval, 2.0**check)
+        if arns or check == GRACE_CHECKS or time.monotonic() - start + pause > args.timeout:
+            break
+        if check == 0:  # a task started a moment ago may not be listed yet: look again
+            common.say(f"no running task listed in cluster {cluster} yet: looking again")
+        time.sleep(pause)
     if not arns:
         common.say(
-            f"no running task {'' if args.all else 'of ours '}in cluster {cluster}: nothing to stop"
+            f"no running task {'' if args.all else 'of ours '}in cluster {cluster} "
+            f"(listed {check + 1} times): nothing to stop"
         )
         common.show({"tasks": []})
         return common.EXIT_OK

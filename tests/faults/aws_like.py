@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -73,10 +73,9 @@ class _Fresh:
     """A task just started, as the ECS API sees it over the next polls."""
 
     missing: int  # DescribeTasks answers still to give it as a MISSING failure
-    unlisted: int  # ListTasks answers still to leave it out of
+    unlisted: int  # ListTasks answers still to leave it out of (any ListTasks call counts)
     provisioning: int  # DescribeTasks answers still to show it PROVISIONING
     pending: int  # then PENDING
-    created: float = field(default_factory=time.time)
 
 
 class LikeAws:
@@ -117,6 +116,7 @@ class LikeAws:
         self.has_service_linked_role = service_linked_role
         self.lock = threading.Lock()
         self.fresh: dict[str, _Fresh] = {}  # task id -> how the API still sees it
+        self.created: dict[str, float] = {}  # task id -> when RunTask started it
         self.interfaces: dict[str, int] = {}  # interface id -> answers still without its IP
         self.roles: dict[str, int] = {}  # role name -> ECS calls still refused
         self.refused: list[str] = []  # what was played, for tests to assert on
@@ -162,6 +162,7 @@ class LikeAws:
                     self.fresh[_task_id(task["taskArn"])] = _Fresh(
                         self.lag, self.lag, self.provisioning, self.pending
                     )
+                    self.created[_task_id(task["taskArn"])] = time.time()
         return status, headers, body
 
     def _describe_tasks(self, call: Call) -> Answer:
@@ -172,8 +173,12 @@ class LikeAws:
         tasks, failures = [], list(answer.get("failures", []))
         with self.lock:
             for task in answer.get("tasks", []):
+                if task["lastStatus"] == "STOPPED":  # its start is long known everywhere
+                    self.fresh.pop(_task_id(task["taskArn"]), None)
                 fresh = self.fresh.get(_task_id(task["taskArn"]))
-                task.setdefault("createdAt", fresh.created if fresh else time.time() - 3600)
+                task.setdefault(
+                    "createdAt", self.created.get(_task_id(task["taskArn"]), time.time() - 3600)
+                )
                 if fresh and fresh.missing > 0:
                     fresh.missing -= 1
                     failures.append({"arn": task["taskArn"], "reason": "MISSING"})
@@ -195,14 +200,13 @@ class LikeAws:
         if status != 200:
             return status, headers, body
         answer = json.loads(body)
-        listed = []
+        if call.params.get("desiredStatus") == "STOPPED":
+            return status, headers, body  # a task that has stopped was started long enough ago
         with self.lock:
-            for arn in answer.get("taskArns", []):
-                fresh = self.fresh.get(_task_id(arn))
-                if fresh and fresh.unlisted > 0:
-                    fresh.unlisted -= 1
-                    continue
-                listed.append(arn)
+            hidden = {task for task, fresh in self.fresh.items() if fresh.unlisted > 0}
+            for fresh in self.fresh.values():  # each ListTasks call brings AWS closer to consistent
+                fresh.unlisted -= 1
+        listed = [arn for arn in answer.get("taskArns", []) if _task_id(arn) not in hidden]
         answer["taskArns"] = listed
         return status, _json_headers(headers), json.dumps(answer).encode()
 
