@@ -6,11 +6,9 @@ playing one documented behaviour of real AWS that moto lacks, and checks what th
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
-from conftest import MY_ADDRESS
 
 import create_cluster
 import describe_task
@@ -18,8 +16,6 @@ import register_task_definition
 import run_task
 import stop_task
 from rehearsal import local_aws
-
-TASK_ID = re.compile(r"started task ([0-9a-f-]+)")
 
 
 def _start(run) -> str:
@@ -131,4 +127,3 @@ def test_the_prerequisites_fixture_account_has_the_service_linked_role(fargate):
         PathPrefix="/aws-service-role/ecs.amazonaws.com/"
     )["Roles"]
     assert roles
-    assert MY_ADDRESS  # the same account the steps run in
