@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 import common
 import constants
+from plumbing import arns, service_linked_role
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 HTTPS = 443
@@ -208,8 +209,8 @@ def check_subnets(
                 "subnet",
                 WARNING,
                 f"{name} is private (0.0.0.0/0 goes to NAT gateway {target}): the task can pull "
-                "its image, but a public IP is of no use there and the demos cannot reach it "
-                "from outside the VPC",
+                "its image, but a public IP is of no use there (and still bills, about $0.005 an "
+                "hour) and the demos cannot reach it from outside the VPC",
                 "use a public subnet (route to an internet gateway) to reach it from your "
                 "machine, or set ASSIGN_PUBLIC_IP=DISABLED and run the demos inside the VPC",
             )
@@ -283,7 +284,20 @@ def check_security_groups(
     names = ", ".join(group["GroupId"] for group in groups)
     inbound = [rule for g in groups for rule in g["IpPermissions"] if allows_port(rule, port)]
     allowed_in = set().union(*map(sources, inbound))
-    if not inbound:
+    ipv6_only = bool(allowed_in) and all(":" in source for source in allowed_in)
+    if ipv6_only:
+        # The task gets a public IPv4 address only (assignPublicIp): an IPv6 source never
+        # reaches it.
+        report.add(
+            "security group",
+            PROBLEM,
+            f"the inbound rules in {names} allow TCP port {port} only from IPv6 ranges "
+            f"({', '.join(sorted(allowed_in))}), but the task gets only a public IPv4 address: "
+            "the demos cannot reach it",
+            f"add an inbound TCP {port} rule for your public IPv4 address (for example "
+            "`create_prerequisites.py --cidr YOUR.IP/32`)",
+        )
+    elif not inbound:
         report.add(
             "security group",
             PROBLEM,
@@ -538,8 +552,9 @@ def check_role(
     image = constants.IMAGE_NAME
     private_ecr = ".dkr.ecr." in image.split("/", 1)[0]
     repository = image.split("/", 1)[-1].split("@")[0].split(":")[0]
+    partition = arns.partition_of(identity["Arn"])  # aws, aws-cn, aws-us-gov
     ecr_resource = (
-        f"arn:aws:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
+        f"arn:{partition}:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
         if private_ecr
         else "*"
     )
@@ -559,14 +574,23 @@ def check_role(
             if log_group
             else "write logs (not needed: LOG_GROUP is not set)",
             LOGS_WRITE,
-            f"arn:aws:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}:log-stream:x",
+            f"arn:{partition}:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}"
+            ":log-stream:x",
             "attach AmazonECSTaskExecutionRolePolicy to the role",
             bool(log_group),
         ),
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        resource = common.secret_arn(secret, region, identity["Account"])
+        resource = common.secret_arn(secret, region, identity["Account"], partition)
+        if ":secretsmanager:" in resource:
+            # The exact ARN, with its six-character suffix: what a policy must match. A
+            # policy naming the ARN without it matches no secret.
+            try:
+                resource = arns.full_secret_arn(common.client("secretsmanager"), resource)
+            except ClientError as error:
+                if common.aws_error_code(error) != "ResourceNotFoundException":
+                    raise  # said above when missing
         actions = common.secret_read_actions(resource)
         needs.append(
             Need(
@@ -590,6 +614,22 @@ def check_role(
             )
         )
     check_permissions(statements, name, needs, report)
+
+
+def check_service_linked_role(iam: Any, report: Findings) -> None:
+    """The account has ECS's service-linked role, without which RunTask fails."""
+    found = service_linked_role.find(iam)
+    if found:
+        report.add("service-linked role", OK, f"ECS's service-linked role exists ({found})")
+        return
+    report.add(
+        "service-linked role",
+        PROBLEM,
+        f"the account has no ECS service-linked role ({service_linked_role.NAME}): RunTask "
+        "would fail with 'Unable to assume the service linked role'",
+        "run create_prerequisites.py, or `" + service_linked_role.CREATE_COMMAND + "` "
+        "(needs iam:CreateServiceLinkedRole)",
+    )
 
 
 # --- logs, EFS, the secret
@@ -631,6 +671,19 @@ def check_file_system(
         )
         return
     vpcs = {subnet["VpcId"] for subnet in subnets}
+    for vpc_id in sorted(vpcs):
+        # Fargate mounts EFS by its DNS name, which resolves only with DNS hostnames on
+        # (https://docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html).
+        hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+        if not hostnames["EnableDnsHostnames"]["Value"]:
+            report.add(
+                "file system",
+                PROBLEM,
+                f"VPC {vpc_id} has DNS hostnames turned off: the task cannot resolve the EFS "
+                f"file system's name {file_system_id}.efs.REGION.amazonaws.com and would stop "
+                "with ResourceInitializationError",
+                f"turn on DNS hostnames (enableDnsHostnames) for {vpc_id}",
+            )
     every_target = common.paginate(
         efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
     )
@@ -792,6 +845,10 @@ def check_prerequisites() -> int:
     report.guarded(
         "execution role",
         lambda: check_role(common.client("iam"), role_arn, identity, region, secret_key, report),
+    )
+    report.guarded(
+        "service-linked role",
+        lambda: check_service_linked_role(common.client("iam"), report),
     )
     if log_group:
         report.guarded(

@@ -13,6 +13,7 @@ import sys
 
 import common
 import constants
+from plumbing import iam_propagation
 
 
 def require_secret_for_rest() -> None:
@@ -160,19 +161,22 @@ def register_task_definition() -> int:
     if lifetime:
         containers.insert(0, lifetime_container(lifetime))
 
-    response = ecs.register_task_definition(
-        family=family,
-        executionRoleArn=execution_role,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
-        runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-        cpu=str(constants.TASK_CPU),
-        memory=str(constants.TASK_MEMORY),
-        containerDefinitions=containers,
-        volumes=volumes,
-        tags=[constants.PROJECT_TAG],
-    )
+    # A role made a moment ago may not be known to ECS yet: tried again for a while.
+    for attempt in iam_propagation.attempts():
+        with attempt:
+            response = ecs.register_task_definition(
+                family=family,
+                executionRoleArn=execution_role,
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
+                runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+                cpu=str(constants.TASK_CPU),
+                memory=str(constants.TASK_MEMORY),
+                containerDefinitions=containers,
+                volumes=volumes,
+                tags=[constants.PROJECT_TAG],
+            )
     common.show(response)
     definition = response["taskDefinition"]
     common.say(

@@ -10,6 +10,7 @@ import sys
 
 import common
 import constants
+from plumbing import iam_propagation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,19 +105,22 @@ def run_task(args: argparse.Namespace) -> int:
         )
     warn_about_security_groups(common.client("ec2"), constants.SEC_GROUP_NAME, port)
 
-    with common.outcome_unknown(
-        "a task may have started: list_tasks.py shows it, stop_task.py stops it"
-    ):
-        response = ecs.run_task(
-            cluster=constants.CLUSTER_NAME,
-            taskDefinition=task_definition,
-            launchType="FARGATE",
-            platformVersion="LATEST",
-            count=count,
-            networkConfiguration=network_configuration,
-            startedBy=constants.STARTED_BY,
-            tags=[constants.PROJECT_TAG],
-        )
+    # A role made a moment ago (the execution role, ECS's service-linked role) may not be
+    # known to ECS yet: tried again for a while, then one line saying what to check.
+    for attempt in iam_propagation.attempts():
+        with attempt, common.outcome_unknown(
+            "a task may have started: list_tasks.py shows it, stop_task.py stops it"
+        ):
+            response = ecs.run_task(
+                cluster=constants.CLUSTER_NAME,
+                taskDefinition=task_definition,
+                launchType="FARGATE",
+                platformVersion="LATEST",
+                count=count,
+                networkConfiguration=network_configuration,
+                startedBy=constants.STARTED_BY,
+                tags=[constants.PROJECT_TAG],
+            )
     started = [task["taskArn"] for task in response["tasks"]]
     # From here on tasks run and bill: a signal must not end the script without naming them.
     started_line = (
