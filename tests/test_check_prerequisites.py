@@ -37,7 +37,7 @@ class World:
     dns: bool = True
     nacl: str = "open"  # open, no_https_out, no_port_in
     group: str = "ok"  # ok, other_vpc, missing
-    ingress: str = "mine"  # mine, none, world
+    ingress: str = "mine"  # mine, none, world, ipv6 (only an IPv6 range: the task has none)
     egress: bool = True
     role: str = "ok"  # ok, missing, wrong_trust
     pull: bool = True
@@ -46,7 +46,11 @@ class World:
     private_image: bool = False
     log_group: str = "unset"  # unset, ok, missing
     efs: str = "unset"  # unset, ok, no_mount_target, no_nfs, other_vpc, missing
-    secret: str = "unset"  # unset, ok, missing, own_key (without kms:Decrypt), own_key_ok
+    secret: str = "unset"  # unset, ok, missing, own_key (without kms:Decrypt), own_key_ok,
+    # sm_partial (a Secrets Manager ARN without its suffix; the role names the full one),
+    # sm_partial_policy (the role's policy names that partial ARN: it matches no secret)
+    service_linked_role: bool = True  # the account has ECS's service-linked role
+    hostnames: bool = True  # the VPC has DNS hostnames on (EFS is mounted by name)
 
 
 def statement(*actions: str, resource: str = "*") -> str:
@@ -142,6 +146,11 @@ def build(world: World) -> dict[str, str]:
         )
     if not world.dns:
         ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsSupport={"Value": False})
+    if not world.hostnames:
+        ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsHostnames={"Value": False})
+    if not world.service_linked_role:
+        for role in iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]:
+            iam.delete_role(RoleName=role["RoleName"])
 
     group = ready.group_id
     if world.group == "other_vpc":
@@ -170,6 +179,20 @@ def build(world: World) -> dict[str, str]:
         elif world.ingress == "world":
             ec2.authorize_security_group_ingress(
                 GroupId=group, CidrIp="0.0.0.0/0", IpProtocol="tcp", FromPort=PORT, ToPort=PORT
+            )
+        elif world.ingress == "ipv6":
+            rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+            ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rules["IpPermissions"])
+            ec2.authorize_security_group_ingress(
+                GroupId=group,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": PORT,
+                        "ToPort": PORT,
+                        "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64"}],
+                    }
+                ],
             )
         if not world.egress:
             ec2.revoke_security_group_egress(
@@ -265,7 +288,22 @@ def build(world: World) -> dict[str, str]:
                 ],
             )
 
-    if world.secret != "unset":
+    if world.secret.startswith("sm_"):
+        full = boto3.client("secretsmanager").create_secret(Name="sd/licence", SecretString="k")[
+            "ARN"
+        ]
+        partial = full[: -len("-AbCdEf")]
+        settings["LICENSE_SECRET"] = partial
+        if world.read_secret:
+            iam.put_role_policy(
+                RoleName=role_name,
+                PolicyName="secret",
+                PolicyDocument=statement(
+                    "secretsmanager:GetSecretValue",
+                    resource=full if world.secret == "sm_partial" else partial,
+                ),
+            )
+    elif world.secret != "unset":
         settings["LICENSE_SECRET"] = SECRET_NAME
     if world.secret == "ok":
         boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="key", Type="SecureString")
@@ -298,13 +336,17 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("but ASSIGN_PUBLIC_IP=DISABLED")
     elif world.route == "nat" and world.public_ip == "ENABLED":
         warnings.add("a public IP is of no use there")
+        warnings.add("still bills, about $0.005 an hour")
     if world.missing_subnet:
         problems.add("subnet subnet-0000000000000dead does not exist")
     if not world.dns:
         problems.add("has DNS resolution turned off")
     if world.nacl == "no_https_out":
         problems.add("blocks HTTPS out to the internet")
-    elif world.nacl == "no_port_in" and world.group != "missing" and world.ingress != "none":
+    elif world.nacl == "no_port_in" and world.group != "missing" and world.ingress in (
+        "mine",
+        "world",
+    ):
         problems.add(f"blocks the demos in on TCP {PORT}")
     if world.group == "missing":
         problems.add("security group sg-0000000000000dead does not exist")
@@ -315,6 +357,8 @@ def expected(world: World) -> tuple[set[str], set[str]]:
             problems.add("no inbound rule")
         elif world.ingress == "world":
             warnings.add("open to the whole internet")
+        elif world.ingress == "ipv6":
+            problems.add("only from IPv6 ranges")
         if not world.egress:
             problems.add("no outbound rule")
     if world.role == "missing":
@@ -328,6 +372,12 @@ def expected(world: World) -> tuple[set[str], set[str]]:
             (problems if world.log_group != "unset" else warnings).add("cannot write logs")
         if not world.read_secret and world.secret != "unset":
             problems.add("cannot read LICENSE_SECRET")
+        if world.secret == "sm_partial_policy":  # a policy naming the ARN without its suffix
+            problems.add("cannot read LICENSE_SECRET")
+    if not world.service_linked_role:
+        problems.add("no ECS service-linked role")
+    if not world.hostnames and world.efs not in ("unset", "missing"):
+        problems.add("has DNS hostnames turned off")
     if world.log_group == "missing":
         problems.add("log group /ecs/sd-apiserver (LOG_GROUP) does not exist")
     if world.efs == "missing":
@@ -404,6 +454,11 @@ SINGLE_BREAKAGES = [
     World(secret="own_key"),
     World(secret="own_key_ok"),
     World(log_group="ok", efs="ok", secret="ok", private_image=True),  # all present and readable
+    World(ingress="ipv6"),
+    World(secret="sm_partial"),
+    World(secret="sm_partial_policy"),
+    World(service_linked_role=False),
+    World(efs="ok", hostnames=False),
 ]
 
 worlds = st.builds(
@@ -415,7 +470,7 @@ worlds = st.builds(
     dns=st.booleans(),
     nacl=st.sampled_from(["open", "no_https_out", "no_port_in"]),
     group=st.sampled_from(["ok", "other_vpc", "missing"]),
-    ingress=st.sampled_from(["mine", "none", "world"]),
+    ingress=st.sampled_from(["mine", "none", "world", "ipv6"]),
     egress=st.booleans(),
     role=st.sampled_from(["ok", "missing", "wrong_trust"]),
     pull=st.booleans(),
@@ -424,7 +479,11 @@ worlds = st.builds(
     private_image=st.booleans(),
     log_group=st.sampled_from(["unset", "ok", "missing"]),
     efs=st.sampled_from(["unset", "ok", "no_mount_target", "no_nfs", "other_vpc", "missing"]),
-    secret=st.sampled_from(["unset", "ok", "missing", "own_key", "own_key_ok"]),
+    secret=st.sampled_from(
+        ["unset", "ok", "missing", "own_key", "own_key_ok", "sm_partial", "sm_partial_policy"]
+    ),
+    service_linked_role=st.booleans(),
+    hostnames=st.booleans(),
 )
 
 
