@@ -10,7 +10,9 @@ import time
 
 import pytest
 
+import check_prerequisites
 import create_cluster
+import create_prerequisites
 import describe_task
 import register_task_definition
 import run_task
@@ -131,3 +133,161 @@ def test_the_prerequisites_fixture_account_has_the_service_linked_role(fargate):
         PathPrefix="/aws-service-role/ecs.amazonaws.com/"
     )["Roles"]
     assert roles
+
+
+# --- 3. IAM takes seconds to propagate
+
+
+@pytest.fixture
+def quick_iam_retries(monkeypatch):
+    from plumbing import iam_propagation
+
+    monkeypatch.setattr(iam_propagation, "FIRST_PAUSE", 0.01)
+    return iam_propagation
+
+
+def _made_prerequisites(run, clean_settings) -> dict[str, str]:
+    made = run(create_prerequisites, "--cidr", "203.0.113.7/32")
+    assert made.code == 0, made.err
+    lines = dict(line.split("=", 1) for line in made.out.strip().splitlines())
+    for name, value in lines.items():
+        clean_settings.setenv(name, value)
+    return lines
+
+
+def test_a_role_just_made_is_waited_for_then_used(
+    through_proxy, like_aws, aws_proxy, run, clean_settings, quick_iam_retries
+):
+    _made_prerequisites(run, clean_settings)  # the role is new or changed: ECS sees it late
+    assert run(create_cluster).code == 0
+    registered = run(register_task_definition)
+    assert registered.code == 0, registered.err
+    assert registered.err.count("ECS cannot assume") == like_aws.iam_lag
+    assert "takes seconds to reach ECS; trying again" in registered.err
+    assert aws_proxy.count("RegisterTaskDefinition") == like_aws.iam_lag + 1
+
+    _made_prerequisites(run, clean_settings)  # changed again, just before RunTask
+    started = run(run_task)
+    assert started.code == 0, started.err
+    assert started.err.count("ECS cannot assume") == like_aws.iam_lag
+    assert len(started.json()["tasks"]) == 1
+
+
+def test_a_role_ecs_never_may_assume_ends_in_one_line_naming_the_trust_policy(
+    through_proxy, like_aws, run, clean_settings, quick_iam_retries, monkeypatch
+):
+    monkeypatch.setattr(quick_iam_retries, "PROPAGATION_SECONDS", 0.1)
+    role = _made_prerequisites(run, clean_settings)["TASK_EXEC_ROLE"]
+    like_aws.roles[role.rsplit("/", 1)[-1]] = 1_000
+    result = run(register_task_definition)
+    assert result.code == 1
+    last = result.err.strip().splitlines()[-1]
+    assert last.startswith(f"error: ECS cannot assume role {role} (tried for")
+    assert "trust policy must let ecs-tasks.amazonaws.com assume it" in last
+    assert "iam:PassRole" in last and last.endswith("(ClientException)")
+
+
+# --- 4. an account without ECS's service-linked role
+
+
+@pytest.fixture
+def new_account(fargate, aws_proxy):
+    """An account that never used ECS: no service-linked role, and no right to make one by the way."""
+    from faults.aws_like import LikeAws
+
+    return LikeAws(aws_proxy, fargate.server.endpoint, service_linked_role=False)
+
+
+def test_an_account_without_the_service_linked_role(
+    through_proxy, new_account, run, clean_settings, quick_iam_retries, monkeypatch
+):
+    monkeypatch.setattr(quick_iam_retries, "PROPAGATION_SECONDS", 0.1)
+    checked = run(check_prerequisites)
+    assert checked.code == 1
+    [problem] = [f for f in checked.json()["findings"] if f["status"] == "problem"]
+    assert "no ECS service-linked role (AWSServiceRoleForECS)" in problem["message"]
+    assert "create_prerequisites.py" in problem["fix"]
+    assert "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com" in problem["fix"]
+
+    assert run(create_cluster).code == 0
+    assert run(register_task_definition).code == 0
+    refused = run(run_task)
+    assert refused.code == 1
+    last = refused.err.strip().splitlines()[-1]
+    assert "service-linked role AWSServiceRoleForECS" in last
+    assert "create_prerequisites.py" in last and "create-service-linked-role" in last
+    assert last.endswith("(InvalidParameterException)")
+
+    monkeypatch.setattr(quick_iam_retries, "PROPAGATION_SECONDS", 45)
+    _made_prerequisites(run, clean_settings)
+    assert run(check_prerequisites).code == 0
+    started = run(run_task)
+    assert started.code == 0, started.err
+    assert "ECS cannot assume AWSServiceRoleForECS yet" in started.err
+
+
+# --- 5. Fargate's cpu/memory table
+
+
+def test_the_settings_accept_exactly_fargates_sizes(clean_settings):
+    import constants
+    from faults.aws_like import FARGATE_SIZES
+
+    assert set(constants.FARGATE_MEMORY) == set(FARGATE_SIZES)
+    for cpu, sizes in FARGATE_SIZES.items():
+        clean_settings.setenv("TASK_CPU", str(cpu))
+        for memory in range(256, 123904, 256):
+            clean_settings.setenv("TASK_MEMORY", str(memory))
+            try:
+                constants.check("TASK_MEMORY")
+            except constants.SettingError as error:
+                assert memory not in sizes, (cpu, memory)
+                assert f"with TASK_CPU={cpu} Fargate allows" in str(error)
+            else:
+                assert memory in sizes, (cpu, memory)
+
+
+def test_a_size_fargate_refuses_is_refused_before_aws(through_proxy, like_aws, aws_proxy, run, clean_settings):
+    clean_settings.setenv("TASK_CPU", "256")
+    clean_settings.setenv("TASK_MEMORY", "1536")
+    result = run(register_task_definition)
+    assert result.code == 2
+    assert "with TASK_CPU=256 Fargate allows 512, 1024 or 2048 MiB" in result.err
+    assert aws_proxy.count("RegisterTaskDefinition") == 0
+
+
+def test_the_local_aws_refuses_what_fargate_refuses(through_proxy, like_aws, fargate, aws_proxy):
+    import boto3
+    from botocore.exceptions import ClientError
+
+    ecs = boto3.client("ecs", endpoint_url=aws_proxy.endpoint)
+    with pytest.raises(ClientError, match="No Fargate configuration exists"):
+        ecs.register_task_definition(
+            family="sd-size",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="1536",
+            containerDefinitions=[{"name": "x", "image": "x", "memory": 1536}],
+        )
+
+
+# --- 7. a Secrets Manager ARN without its six-character suffix
+
+
+def test_a_partial_secret_arn_gets_a_policy_for_the_real_secret(
+    through_proxy, like_aws, fargate, run, clean_settings
+):
+    full = fargate.server.client("secretsmanager").create_secret(
+        Name=f"sd/licence-{through_proxy}", SecretString="key"
+    )["ARN"]
+    partial = full[: -len("-AbCdEf")]
+    clean_settings.setenv("LICENSE_SECRET", partial)
+    _made_prerequisites(run, clean_settings)
+    policy = fargate.server.client("iam").get_role_policy(
+        RoleName="sd-apiserver-demo-execution", PolicyName="read-licence-secret"
+    )["PolicyDocument"]
+    [statement] = policy["Statement"]
+    assert statement["Resource"] == full
+    checked = run(check_prerequisites)
+    assert f"can read LICENSE_SECRET {full}" in checked.err

@@ -146,7 +146,11 @@ class LikeAws:
 
     def _run_task(self, call: Call) -> Answer:
         params = call.params
-        if not self._service_linked_role_exists():
+        with self.lock:  # made a moment ago: not yet known to ECS
+            spreading = self.roles.get("AWSServiceRoleForECS", 0) > 0
+            if spreading:
+                self.roles["AWSServiceRoleForECS"] -= 1
+        if spreading or not self._service_linked_role_exists():
             self.refused.append("RunTask: no service-linked role")
             return call.error("InvalidParameterException", NO_SERVICE_LINKED_ROLE)
         definition = self._client("ecs").describe_task_definition(
