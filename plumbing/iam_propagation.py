@@ -84,8 +84,10 @@ class Attempt:
         return False
 
 
-def attempts(limit: float = PROPAGATION_SECONDS) -> Iterator[Attempt]:
-    """Tries of one AWS call until it is not refused for a role IAM has not yet spread."""
+def attempts(limit: float | None = None) -> Iterator[Attempt]:
+    """Tries of one AWS call until it is not refused for a role IAM has not yet spread, for
+    at most `limit` seconds (PROPAGATION_SECONDS)."""
+    limit = PROPAGATION_SECONDS if limit is None else limit
     start, pause = time.monotonic(), FIRST_PAUSE
     while True:
         attempt = Attempt()
