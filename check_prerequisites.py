@@ -774,6 +774,8 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
             key = common.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
         else:
             name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
+            if "/" in name and not name.startswith("/"):  # a hierarchy's name starts with /
+                name = "/" + name
             found = common.client("ssm").describe_parameters(
                 ParameterFilters=[{"Key": "Name", "Values": [name]}]
             )["Parameters"]
