@@ -291,3 +291,44 @@ def test_a_partial_secret_arn_gets_a_policy_for_the_real_secret(
     assert statement["Resource"] == full
     checked = run(check_prerequisites)
     assert f"can read LICENSE_SECRET {full}" in checked.err
+
+
+# --- 8. partitions: China (aws-cn) and GovCloud (aws-us-gov) ARNs
+
+
+ATTACHED = (
+    b"<AttachRolePolicyResponse><ResponseMetadata><RequestId>0</RequestId></ResponseMetadata>"
+    b"</AttachRolePolicyResponse>"
+)
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_policy_arns_follow_the_callers_partition(
+    through_proxy, like_aws, aws_proxy, fargate, run, clean_settings, partition
+):
+    def caller_elsewhere(call):
+        status, headers, body = call.forward()
+        return status, headers, body.replace(b"arn:aws:", f"arn:{partition}:".encode())
+
+    attached = []
+
+    def attach(call):  # moto holds no managed policy of another partition: note it, say done
+        attached.append(call.params["PolicyArn"])
+        return 200, [("Content-Type", "text/xml")], ATTACHED
+
+    aws_proxy.play("GetCallerIdentity", caller_elsewhere)
+    aws_proxy.play("AttachRolePolicy", attach)
+    name = f"/sd-apiserver/{through_proxy}"
+    fargate.server.client("ssm").put_parameter(Name=name, Value="k", Type="SecureString")
+    clean_settings.setenv("LICENSE_SECRET", name)
+    _made_prerequisites(run, clean_settings)
+    assert attached == [
+        f"arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    ]
+    policy = fargate.server.client("iam").get_role_policy(
+        RoleName="sd-apiserver-demo-execution", PolicyName="read-licence-secret"
+    )["PolicyDocument"]
+    secret_arn = f"arn:{partition}:ssm:us-east-1:123456789012:parameter{name}"
+    assert policy["Statement"][0]["Resource"] == secret_arn
+    checked = run(check_prerequisites)
+    assert f"can read LICENSE_SECRET {secret_arn}" in checked.err
