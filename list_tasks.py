@@ -22,6 +22,10 @@ def list_tasks() -> int:
     )
     common.show({"taskArns": arns})
     common.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    if not arns:
+        # ECS is eventually consistent (RunTask reference): a task started a second ago may
+        # not be listed yet.
+        common.say("a task started a few seconds ago may not be listed yet: describe_task.py waits for it")
     return common.EXIT_OK
 
 

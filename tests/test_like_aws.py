@@ -332,3 +332,51 @@ def test_policy_arns_follow_the_callers_partition(
     assert policy["Statement"][0]["Resource"] == secret_arn
     checked = run(check_prerequisites)
     assert f"can read LICENSE_SECRET {secret_arn}" in checked.err
+
+
+# --- every step, in the tutorial's order, against a local AWS that behaves like AWS
+
+
+def test_the_whole_tutorial_through_a_local_aws_that_behaves_like_aws(
+    through_proxy, like_aws, fargate, run, clean_settings, quick_iam_retries
+):
+    import delete_cluster
+    import delete_prerequisites
+    import describe_clusters
+    import list_task_definition
+    import list_tasks
+    import store_license
+
+    clean_settings.setenv("SD_API_LICENSE_KEY", "a-licence-for-the-whole-tutorial")
+    stored = run(store_license, "--name", f"/sd-tutorial/{through_proxy}")
+    assert stored.code == 0, stored.err
+    clean_settings.setenv("LICENSE_SECRET", stored.out.strip().split("=", 1)[1])
+    clean_settings.delenv("SD_API_LICENSE_KEY")
+    _made_prerequisites(run, clean_settings)
+    checked = run(check_prerequisites)
+    assert checked.code == 0, checked.err
+
+    assert run(create_cluster).code == 0
+    assert run(describe_clusters).code == 0
+    registered = run(register_task_definition)  # the role was just made: ECS sees it late
+    assert registered.code == 0 and "ECS cannot assume" in registered.err
+    assert run(list_task_definition).code == 0
+    started = run(run_task)
+    assert started.code == 0, started.err
+    [task] = started.json()["tasks"]
+    listed = run(list_tasks)  # a moment after the start: not listed yet, and said so
+    assert listed.json()["taskArns"] == [] and "may not be listed yet" in listed.err
+    public_ip = _public_ip(fargate, through_proxy, task["taskArn"])
+    found = run(describe_task, "--interval", "0")
+    assert found.code == 0, found.err
+    assert found.json()["tasks"][0]["endpoint"] == f"{public_ip}:9090"
+    assert run(list_tasks).json()["taskArns"] == [task["taskArn"]]
+
+    stopped = run(stop_task, "--interval", "0")
+    assert stopped.code == 0, stopped.err
+    assert run(delete_cluster).code == 0
+    local_aws.release_task_network(fargate.server.client("ec2"), public_ip)  # Fargate's part
+    deleted = run(delete_prerequisites)
+    assert deleted.code == 0, deleted.err
+    assert run(store_license, "--delete", "--name", f"/sd-tutorial/{through_proxy}").code == 0
+    assert like_aws.refused  # the local AWS did refuse, as AWS would, and the steps went on
