@@ -204,6 +204,10 @@ class Rehearsal:
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP, read its licence secret, start the API server with it."""
         [task] = json.loads(run_task_output)["tasks"]
+        if self.like_aws:  # the steps see real task ids; moto keeps its own
+            from faults.aws_like import moto_arn
+
+            task["taskArn"] = moto_arn(task["taskArn"])
         self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")

@@ -6,6 +6,7 @@ playing one documented behaviour of real AWS that moto lacks, and checks what th
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -17,6 +18,7 @@ import describe_task
 import register_task_definition
 import run_task
 import stop_task
+from faults.aws_like import moto_arn
 from rehearsal import local_aws
 
 
@@ -31,8 +33,15 @@ def _start(run) -> str:
 def _public_ip(fargate, cluster: str, arn: str) -> str:
     """What Fargate does and moto does not: a public IP on the task's interface."""
     return local_aws.give_public_ip(
-        fargate.server.client("ecs"), fargate.server.client("ec2"), cluster, arn
+        fargate.server.client("ecs"), fargate.server.client("ec2"), cluster, moto_arn(arn)
     )
+
+
+def test_the_steps_see_task_ids_of_the_real_shape(through_proxy, like_aws, run):
+    arn = _start(run)
+    assert re.fullmatch(rf"arn:aws:ecs:us-east-1:123456789012:task/{through_proxy}/[0-9a-f]{{32}}", arn)
+    assert moto_arn(arn).rsplit("/", 1)[1].replace("-", "") == arn.rsplit("/", 1)[1]
+    assert moto_arn(arn) != arn
 
 
 # --- 1. eventual consistency right after RunTask; 2. a public IP that comes late
@@ -66,7 +75,7 @@ def test_describe_task_never_explains_an_older_stop_in_place_of_the_new_task(
 ):
     old = _start(run)
     fargate.server.client("ecs").stop_task(
-        cluster=through_proxy, task=old, reason="Essential container in task exited"
+        cluster=through_proxy, task=moto_arn(old), reason="Essential container in task exited"
     )
     new = run(run_task).json()["tasks"][0]["taskArn"]  # unlisted, then MISSING, for a while
     _public_ip(fargate, through_proxy, new)
@@ -81,9 +90,11 @@ def test_describe_task_explains_the_newest_stopped_task_when_none_runs(
 ):
     ecs = fargate.server.client("ecs")
     first = _start(run)
-    ecs.stop_task(cluster=through_proxy, task=first, reason="first")
+    ecs.stop_task(cluster=through_proxy, task=moto_arn(first), reason="first")
     second = run(run_task).json()["tasks"][0]["taskArn"]
-    ecs.stop_task(cluster=through_proxy, task=second, reason="Essential container in task exited")
+    ecs.stop_task(
+        cluster=through_proxy, task=moto_arn(second), reason="Essential container in task exited"
+    )
     result = run(describe_task, "--interval", "0")
     assert result.code == 1
     assert f"the newest that stopped is {second.rsplit('/', 1)[-1]}" in result.err
@@ -337,8 +348,34 @@ def test_policy_arns_follow_the_callers_partition(
 # --- every step, in the tutorial's order, against a local AWS that behaves like AWS
 
 
+@pytest.fixture
+def own_account(clean_settings):
+    """A local AWS of its own (the delete at the end removes every group of ours in it)."""
+    from conftest import Fargate
+    from faults.aws_like import LikeAws
+    from faults.aws_proxy import AwsFaultProxy
+
+    server = local_aws.MotoServer().start()
+    try:
+        ready = local_aws.create_prerequisites(
+            server.client("ec2"), server.client("iam"), 9090, "203.0.113.7/32"
+        )
+        account = Fargate(server, ready)
+        with AwsFaultProxy(server.endpoint) as proxy:
+            like_aws = LikeAws(proxy, server.endpoint)
+            cluster = account.new_cluster()
+            for name, value in {
+                **account.settings(cluster),
+                "AWS_ENDPOINT_URL": proxy.endpoint,
+            }.items():
+                clean_settings.setenv(name, value)
+            yield account, cluster, like_aws
+    finally:
+        server.stop()
+
+
 def test_the_whole_tutorial_through_a_local_aws_that_behaves_like_aws(
-    through_proxy, like_aws, fargate, run, clean_settings, quick_iam_retries
+    own_account, run, clean_settings, quick_iam_retries
 ):
     import delete_cluster
     import delete_prerequisites
@@ -347,6 +384,7 @@ def test_the_whole_tutorial_through_a_local_aws_that_behaves_like_aws(
     import list_tasks
     import store_license
 
+    fargate, through_proxy, like_aws = own_account
     clean_settings.setenv("SD_API_LICENSE_KEY", "a-licence-for-the-whole-tutorial")
     stored = run(store_license, "--name", f"/sd-tutorial/{through_proxy}")
     assert stored.code == 0, stored.err

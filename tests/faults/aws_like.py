@@ -97,6 +97,9 @@ class LikeAws:
     service_linked_role: False plays an account without AWSServiceRoleForECS: RunTask fails
         until CreateServiceLinkedRole, and IAM does not show the role that moto may hold.
     Fargate's cpu/memory table is always enforced on RegisterTaskDefinition.
+    Real ARN shapes: a task's id is 32 hex digits (arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID,
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings.html#ecs-resource-ids),
+        where moto gives a UUID with dashes: the layer speaks the real shape to the scripts.
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class LikeAws:
             "RegisterTaskDefinition": self._register_task_definition,
             "ListRoles": self._list_roles,
             "CreateServiceLinkedRole": self._create_service_linked_role,
+            "StopTask": self._forward_ecs,
             **{operation: self._iam_change for operation in IAM_CHANGES - {"CreateServiceLinkedRole"}},
         }
         for operation, behaviour in plays.items():
@@ -144,6 +148,15 @@ class LikeAws:
 
     # --- ECS
 
+    def _forward_ecs(self, call: Call) -> Answer:
+        """Forward with real task ids: 32 hex digits to the scripts, moto's UUIDs to moto."""
+        request = _MOTO_ID.sub(
+            lambda m: "-".join(m.groups()), call.body.decode("utf-8", "replace")
+        ).encode()
+        status, headers, body = call.forward(request)
+        real = _UUID.sub(lambda m: m.group(1) + "".join(m.groups()[1:]), body.decode())
+        return status, headers, real.encode()
+
     def _run_task(self, call: Call) -> Answer:
         params = call.params
         with self.lock:  # made a moment ago: not yet known to ECS
@@ -159,7 +172,7 @@ class LikeAws:
         refusal = self._not_yet_assumable(call, definition.get("executionRoleArn"))
         if refusal:
             return refusal
-        status, headers, body = call.forward()
+        status, headers, body = self._forward_ecs(call)
         if status == 200:
             with self.lock:
                 for task in json.loads(body).get("tasks", []):
@@ -170,7 +183,7 @@ class LikeAws:
         return status, headers, body
 
     def _describe_tasks(self, call: Call) -> Answer:
-        status, headers, body = call.forward()
+        status, headers, body = self._forward_ecs(call)
         if status != 200:
             return status, headers, body
         answer = json.loads(body)
@@ -200,7 +213,7 @@ class LikeAws:
         return status, _json_headers(headers), json.dumps(answer).encode()
 
     def _list_tasks(self, call: Call) -> Answer:
-        status, headers, body = call.forward()
+        status, headers, body = self._forward_ecs(call)
         if status != 200:
             return status, headers, body
         answer = json.loads(body)
@@ -304,8 +317,19 @@ class LikeAws:
         return status, headers, body
 
 
+def moto_arn(arn: str) -> str:
+    """A task ARN (or id) as the layer shows it (32 hex digits) in moto's own shape (a UUID)."""
+    return _MOTO_ID.sub(lambda m: "-".join(m.groups()), f"/{arn}\"")[1:-1]
+
+
 def _task_id(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+    return arn.rsplit("/", 1)[-1].replace("-", "")
+
+
+# moto's task ids (UUIDs) in its answers' task ARNs, and a real id (32 hex digits) in a
+# request, bare or at the end of an ARN.
+_UUID = re.compile(r'(:task/[^/"]+/)([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})')
+_MOTO_ID = re.compile(r'(?<=[/"])([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})(?=")')
 
 
 def _units(value: Any) -> int | None:
