@@ -34,7 +34,9 @@ SECRET_HINT = (
     "ECS could not read the licence secret (LICENSE_SECRET) for the server: the execution role "
     "(TASK_EXEC_ROLE) needs ssm:GetParameters on the SSM parameter, or "
     "secretsmanager:GetSecretValue on the secret, plus kms:Decrypt if a customer-managed KMS key "
-    "encrypts it; check too that the name or ARN and its region are right"
+    "encrypts it; check too that the name or ARN and its region are right; if the role or its "
+    "policy was made or changed a minute ago, IAM may not have reached ECS yet: start a new "
+    "task with run_task.py"
 )
 SECRET_SIGNS = ("unable to pull secrets", "unable to retrieve secret", "accessdeniedexception")
 ESSENTIAL_EXITED = "Essential container in task exited"

@@ -48,6 +48,11 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
     sources = {r["CidrIp"] for rule in rules for r in rule.get("IpRanges", [])}
     sources |= {r["CidrIpv6"] for rule in rules for r in rule.get("Ipv6Ranges", [])}
+    if rules and sources and all(":" in source for source in sources):
+        common.warn(
+            f"TCP port {port} is open in {', '.join(group_ids)} only to IPv6 ranges, but the task "
+            "gets only a public IPv4 address: the demos will hang; add a rule for your IPv4 address"
+        )
     wide_open = common.open_to_the_internet(sources)
     if wide_open:
         common.warn(

@@ -374,6 +374,8 @@ def test_describe_task_explains_an_unreadable_secret(stub, stub_settings, run, r
     assert "hint: ECS could not read the licence secret (LICENSE_SECRET)" in result.err
     for permission in ("ssm:GetParameters", "secretsmanager:GetSecretValue", "kms:Decrypt"):
         assert permission in result.err
+    # IAM is eventually consistent: a policy added a moment ago may not have reached ECS.
+    assert "IAM may not have reached ECS yet: start a new task with run_task.py" in result.err
 
 
 # --- store_license.py

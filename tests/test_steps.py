@@ -198,6 +198,29 @@ def test_run_task_warns_when_open_to_the_world(ready, run):
     assert "no inbound rule" not in result.err
 
 
+def test_run_task_warns_when_only_ipv6_may_come_in(ready, run):
+    ready.ec2.revoke_security_group_ingress(
+        GroupId=ready.group_id,
+        IpPermissions=ready.ec2.describe_security_groups(GroupIds=[ready.group_id])[
+            "SecurityGroups"
+        ][0]["IpPermissions"],
+    )
+    ready.ec2.authorize_security_group_ingress(
+        GroupId=ready.group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 9090,
+                "ToPort": 9090,
+                "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64"}],
+            }
+        ],
+    )
+    result = run(run_task)
+    assert result.code == 0
+    assert "only to IPv6 ranges, but the task gets only a public IPv4 address" in result.err
+
+
 def test_run_task_unknown_task_definition(aws, run):
     assert run(create_cluster).code == 0
     result = run(run_task)
