@@ -348,27 +348,64 @@ def check_security_groups(
     return groups
 
 
-def nacl_allows(entries: list[dict], egress: bool, port: int, cidr: str) -> bool:
-    """Whether a network ACL lets TCP `port` through to (egress) or from `cidr`: first match wins."""
+# Ephemeral ports, where the far end of a connection answers
+# (https://docs.aws.amazon.com/vpc/latest/userguide/custom-network-acl.html#nacl-ephemeral-ports):
+# the task's own (Linux) for its HTTPS calls, and the demo clients'. Linux uses 32768-60999,
+# Windows and macOS 49152-65535; some clients and NAT devices use anything from 1024.
+TASK_EPHEMERAL = (32768, 60999)
+CLIENT_EPHEMERAL = (32768, 65535)
+ANY_EPHEMERAL = (1024, 65535)
+Box = tuple[int, int, int, int]  # first port, last port, first address, last address
+
+
+def _cut(box: Box, hole: Box) -> list[Box]:
+    """What is left of `box` (ports x addresses) once `hole` is taken out of it."""
+    p0, p1, a0, a1 = box
+    q0, q1, b0, b1 = hole
+    if q1 < p0 or q0 > p1 or b1 < a0 or b0 > a1:
+        return [box]
+    pieces = [(p0, q0 - 1, a0, a1), (q1 + 1, p1, a0, a1)]  # ports before and after the hole
+    low, high = max(p0, q0), min(p1, q1)
+    pieces += [(low, high, a0, b0 - 1), (low, high, b1 + 1, a1)]  # addresses around it
+    return [(x0, x1, y0, y1) for x0, x1, y0, y1 in pieces if x0 <= x1 and y0 <= y1]
+
+
+def nacl_allows(entries: list[dict], egress: bool, ports: tuple[int, int], cidr: str) -> bool:
+    """Whether a network ACL lets all of TCP `ports` through to (egress) or from every address
+    of `cidr`. Rules apply in order, the first that matches a packet decides, and a deny that
+    matches part of the range (some ports, some addresses) blocks that part."""
     network = ipaddress.ip_network(cidr)
+    left = [(*ports, int(network.network_address), int(network.broadcast_address))]
     for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
         if entry["Egress"] != egress or "CidrBlock" not in entry:
             continue
-        port_range = entry.get("PortRange") or {"From": 0, "To": 65535}
-        if (
-            entry["Protocol"] in ("-1", "6")
-            and port_range["From"] <= port <= port_range["To"]
-            and network.subnet_of(ipaddress.ip_network(entry["CidrBlock"]))
-        ):
-            return entry["RuleAction"] == "allow"
-    return False
+        if entry["Protocol"] not in ("-1", "6"):
+            continue
+        port_range = entry.get("PortRange") if entry["Protocol"] == "6" else None
+        port_range = port_range or {"From": 0, "To": 65535}
+        rule = ipaddress.ip_network(entry["CidrBlock"])
+        hole = (
+            port_range["From"],
+            port_range["To"],
+            int(rule.network_address),
+            int(rule.broadcast_address),
+        )
+        rest = [piece for box in left for piece in _cut(box, hole)]
+        if rest == left:
+            continue  # matches none of what is still undecided
+        if entry["RuleAction"] != "allow":
+            return False
+        left = rest
+        if not left:
+            return True
+    return False  # the final * rule denies what no rule allowed
 
 
 def check_network_acls(
     ec2: Any, subnets: list[dict], clients: set[str], port: int, report: Findings
 ) -> None:
     """Each subnet's network ACL, which is stateless, lets through both ways what the task needs."""
-    internet, ephemeral = "0.0.0.0/0", 32768  # a port the far end answers on
+    internet = "0.0.0.0/0"
     client_networks = sorted(c for c in clients if "/" in c and ":" not in c)
     for subnet in subnets:
         acls = ec2.describe_network_acls(
@@ -378,19 +415,36 @@ def check_network_acls(
             continue
         entries, acl = acls[0]["Entries"], acls[0]["NetworkAclId"]
         needs = [
-            (True, 443, internet, "HTTPS out to the internet (image pull, licence check)"),
-            (False, ephemeral, internet, "the answers back from the internet (TCP 1024-65535 in)"),
+            (True, (443, 443), internet, "HTTPS out to the internet (image pull, licence check)"),
+            (
+                False,
+                TASK_EPHEMERAL,
+                internet,
+                "the answers back from the internet (TCP 32768-60999 in, the task's own ports)",
+            ),
             *(
-                (False, port, client, f"the demos in on TCP {port} from {client}")
+                (False, (port, port), client, f"the demos in on TCP {port} from {client}")
                 for client in client_networks
             ),
             *(
-                (True, ephemeral, client, f"the server's answers out to {client} (TCP 1024-65535)")
+                (
+                    True,
+                    CLIENT_EPHEMERAL,
+                    client,
+                    f"the server's answers out to {client} (TCP 32768-65535: the ports Linux, "
+                    "Windows and macOS clients answer on)",
+                )
                 for client in client_networks
             ),
         ]
         blocked = [
             what for egress, at, cidr, what in needs if not nacl_allows(entries, egress, at, cidr)
+        ]
+        narrow = [
+            client
+            for client in client_networks
+            if nacl_allows(entries, True, CLIENT_EPHEMERAL, client)
+            and not nacl_allows(entries, True, ANY_EPHEMERAL, client)
         ]
         if blocked:
             report.add(
@@ -398,6 +452,15 @@ def check_network_acls(
                 PROBLEM,
                 f"network ACL {acl} of subnet {subnet['SubnetId']} blocks {'; '.join(blocked)}",
                 f"allow that traffic in {acl} (network ACLs are stateless: both directions)",
+            )
+        elif narrow:
+            report.add(
+                "network ACL",
+                WARNING,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} blocks part of TCP 1024-65535 "
+                f"out to {', '.join(narrow)}: a client (or NAT device) answering on a port below "
+                "32768 gets no answer",
+                f"allow TCP 1024-65535 out to your address in {acl}",
             )
         else:
             report.add(

@@ -615,3 +615,89 @@ def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
 def test_policy_reading(statements, answer):
     resource = "arn:aws:ssm:us-east-1:123456789012:parameter/sd-apiserver/license"
     assert check_prerequisites.may(statements, "ssm:GetParameters", resource) == answer
+
+
+# --- network ACLs: a deny for part of a range, ephemeral ports
+
+
+def _first_match(entries, egress, port, address) -> bool:
+    """AWS's rule for one packet: the lowest-numbered matching rule decides; none: denied."""
+    import ipaddress
+
+    for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
+        if entry["Egress"] != egress or entry["Protocol"] not in ("-1", "6"):
+            continue
+        ports = entry.get("PortRange") if entry["Protocol"] == "6" else None
+        ports = ports or {"From": 0, "To": 65535}
+        if ports["From"] <= port <= ports["To"] and ipaddress.ip_address(
+            address
+        ) in ipaddress.ip_network(entry["CidrBlock"]):
+            return entry["RuleAction"] == "allow"
+    return False
+
+
+NACL_CIDRS = ["0.0.0.0/0", "203.0.113.0/24", "203.0.113.0/25", "203.0.113.128/25", "203.0.113.7/32"]
+NACL_ENTRIES = st.lists(
+    st.fixed_dictionaries(
+        {
+            "RuleNumber": st.integers(1, 200),
+            "Egress": st.booleans(),
+            "Protocol": st.sampled_from(["6", "-1", "17"]),
+            "PortRange": st.tuples(st.integers(0, 65535), st.integers(0, 65535)).map(
+                lambda pair: {"From": min(pair), "To": max(pair)}
+            ),
+            "CidrBlock": st.sampled_from(NACL_CIDRS),
+            "RuleAction": st.sampled_from(["allow", "deny"]),
+        }
+    ),
+    max_size=6,
+    unique_by=lambda entry: (entry["RuleNumber"], entry["Egress"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=NACL_ENTRIES,
+    egress=st.booleans(),
+    ports=st.sampled_from([(443, 443), (9090, 9090), (32768, 60999), (32768, 65535), (1024, 65535)]),
+    cidr=st.sampled_from(NACL_CIDRS[1:]),
+)
+def test_a_network_acl_lets_a_range_through_only_when_every_packet_of_it_passes(
+    entries, egress, ports, cidr
+):
+    import ipaddress
+
+    network = ipaddress.ip_network(cidr)
+    first, last = int(network.network_address), int(network.broadcast_address)
+    # Where the answer can change: the range's ends and every rule's edges inside it.
+    port_points, address_points = set(ports), {first, last}
+    for entry in entries:
+        edges = entry["PortRange"]
+        port_points |= {p for p in (edges["From"], edges["To"], edges["From"] - 1, edges["To"] + 1)}
+        rule = ipaddress.ip_network(entry["CidrBlock"])
+        ends = (int(rule.network_address), int(rule.broadcast_address))
+        address_points |= {ends[0], ends[1], ends[0] - 1, ends[1] + 1}
+    every_packet = all(
+        _first_match(entries, egress, port, str(ipaddress.ip_address(address)))
+        for port in port_points
+        if ports[0] <= port <= ports[1]
+        for address in address_points
+        if first <= address <= last
+    )
+    assert check_prerequisites.nacl_allows(entries, egress, ports, cidr) == every_packet
+
+
+def test_a_deny_for_part_of_the_range_before_an_allow_blocks_that_part():
+    entries = [
+        {"RuleNumber": 10, "Egress": True, "Protocol": "6", "PortRange": {"From": 49152, "To": 65535},
+         "CidrBlock": "203.0.113.0/24", "RuleAction": "deny"},
+        {"RuleNumber": 20, "Egress": True, "Protocol": "-1", "CidrBlock": "0.0.0.0/0",
+         "RuleAction": "allow"},
+    ]
+    # The old reading (the whole range inside the deny's CIDR) let this through: Windows and
+    # macOS clients answer on 49152-65535.
+    assert not check_prerequisites.nacl_allows(entries, True, (32768, 65535), "203.0.113.7/32")
+    assert check_prerequisites.nacl_allows(entries, True, (32768, 49151), "203.0.113.7/32")
+    # Part of the addresses: the deny covers 203.0.113.0/24 of 203.0.0.0/16.
+    assert not check_prerequisites.nacl_allows(entries, True, (50000, 50000), "203.0.0.0/16")
+    assert check_prerequisites.nacl_allows(entries, True, (50000, 50000), "198.51.100.0/24")
