@@ -113,8 +113,11 @@ def stops_by_itself(task: dict, lifetime: int | None) -> tuple[str | None, str]:
     )
 
 
-def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | None]:
-    """(public IP, private IP, subnet id) of a task's network interface."""
+def network_addresses(
+    ec2, task: dict
+) -> tuple[str | None, str | None, str | None, bool]:
+    """(public IP, private IP, subnet id, whether EC2 knows the interface) of a task's
+    network interface."""
     details = {
         detail["name"]: detail["value"]
         for attachment in task.get("attachments", [])
@@ -133,7 +136,9 @@ def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | No
             interfaces = []
         for interface in interfaces:
             public_ip = interface.get("Association", {}).get("PublicIp")
-    return public_ip, details.get("privateIPv4Address"), details.get("subnetId")
+    else:
+        interfaces = []
+    return public_ip, details.get("privateIPv4Address"), details.get("subnetId"), bool(interfaces)
 
 
 def server_port(definition: dict) -> int:
@@ -243,8 +248,9 @@ def describe_task(args: argparse.Namespace) -> int:
     ec2 = common.client("ec2")
     summary = []
     for task in tasks:
-        public_ip, private_ip, subnet = network_addresses(ec2, task)
-        for check in range(PUBLIC_IP_CHECKS if assign_public_ip == "ENABLED" else 0):
+        public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
+        # Only an interface that EC2 shows without a public IP may still get one.
+        for check in range(PUBLIC_IP_CHECKS if assign_public_ip == "ENABLED" and seen else 0):
             if public_ip:
                 break
             elapsed, pause = time.monotonic() - start, backoff(args.interval, check)
@@ -256,7 +262,7 @@ def describe_task(args: argparse.Namespace) -> int:
                     "IP to show"
                 )
             time.sleep(pause)
-            public_ip, private_ip, subnet = network_addresses(ec2, task)
+            public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)
         lifetime = common.lifetime_minutes(definition)
