@@ -1,4 +1,4 @@
-"""Step 0: check the prerequisites before a task bills: network, security groups, role, logs, EFS.
+"""Step 0: check the prerequisites before a task bills: network, security groups, roles, logs, EFS.
 
 Read-only: it creates and changes nothing. Each finding is one line on stderr with its fix,
 and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warnings allowed),

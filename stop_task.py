@@ -1,6 +1,8 @@
 """Step 6: stop every task of ours in CLUSTER_NAME and wait until each one is STOPPED.
 
 "Ours" are the tasks run_task.py started; --all stops every running task in the cluster.
+Right after run_task.py, ECS may not list a new task for a few seconds: when none is listed,
+it looks again a few times, with growing pauses, before saying there is nothing to stop.
 """
 
 import argparse

@@ -198,6 +198,30 @@ def test_a_role_ecs_never_may_assume_ends_in_one_line_naming_the_trust_policy(
     assert "iam:PassRole" in last and last.endswith("(ClientException)")
 
 
+def test_a_task_started_before_its_secret_policy_spread_is_explained_then_runs_again(
+    through_proxy, fargate, aws_proxy, run, clean_settings, quick_iam_retries
+):
+    from faults.aws_like import LikeAws
+
+    LikeAws(aws_proxy, fargate.server.endpoint, secret_lag=1)
+    name = f"/sd-spread/{through_proxy}"
+    fargate.server.client("ssm").put_parameter(Name=name, Value="k", Type="SecureString")
+    clean_settings.setenv("LICENSE_SECRET", name)
+    _made_prerequisites(run, clean_settings)  # the policy to read the secret: just now
+    assert run(create_cluster).code == 0
+    assert run(register_task_definition).code == 0
+    first = run(run_task).json()["tasks"][0]["taskArn"]
+    explained = run(describe_task, first, "--interval", "0")
+    assert explained.code == 1
+    assert "unable to pull secrets" in explained.err
+    assert "IAM may not have reached ECS yet: start a new task with run_task.py" in explained.err
+    second = run(run_task)  # a minute later, as the hint says: the policy has spread
+    assert second.code == 0, second.err
+    arn = second.json()["tasks"][0]["taskArn"]
+    _public_ip(fargate, through_proxy, arn)
+    assert run(describe_task, arn, "--interval", "0").code == 0
+
+
 # --- 4. an account without ECS's service-linked role
 
 

@@ -94,6 +94,10 @@ class LikeAws:
     iam_lag: after any change to a role (CreateRole, PutRolePolicy, ...), that many
         RegisterTaskDefinition or RunTask calls naming it as execution role are refused with
         ECS's "unable to assume the role".
+    secret_lag: after PutRolePolicy on a role, that many tasks started with it as execution role
+        and a `secrets` entry stop at once, unable to read the secret, as ECS reports a secret
+        the role may not yet read (ResourceInitializationError: unable to pull secrets)
+        (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html).
     service_linked_role: False plays an account without AWSServiceRoleForECS: RunTask fails
         until CreateServiceLinkedRole, and IAM does not show the role that moto may hold.
     Fargate's cpu/memory table is always enforced on RegisterTaskDefinition.
@@ -111,11 +115,13 @@ class LikeAws:
         pending: int = 2,
         late_public_ip: int = 2,
         iam_lag: int = 2,
+        secret_lag: int = 0,
         service_linked_role: bool = True,
     ) -> None:
         self.proxy, self.upstream = proxy, upstream
         self.lag, self.provisioning, self.pending = lag, provisioning, pending
-        self.late_public_ip, self.iam_lag = late_public_ip, iam_lag
+        self.late_public_ip, self.iam_lag, self.secret_lag = late_public_ip, iam_lag, secret_lag
+        self.unreadable: dict[str, int] = {}  # role name -> tasks still unable to read secrets
         self.has_service_linked_role = service_linked_role
         self.lock = threading.Lock()
         self.fresh: dict[str, _Fresh] = {}  # task id -> how the API still sees it
@@ -180,7 +186,36 @@ class LikeAws:
                         self.lag, self.lag, self.provisioning, self.pending
                     )
                     self.created[_task_id(task["taskArn"])] = time.time()
+            self._fail_to_read_secrets(params, definition, json.loads(body).get("tasks", []))
         return status, headers, body
+
+    def _fail_to_read_secrets(self, params: dict, definition: dict, tasks: list[dict]) -> None:
+        """A role whose policy was changed a moment ago may not read the secret yet."""
+        role = (definition.get("executionRoleArn") or "").rsplit("/", 1)[-1]
+        secrets = [
+            secret["valueFrom"]
+            for container in definition.get("containerDefinitions", [])
+            for secret in container.get("secrets", [])
+        ]
+        with self.lock:
+            if not secrets or self.unreadable.get(role, 0) <= 0:
+                return
+            self.unreadable[role] -= 1
+        service = "asm" if ":secretsmanager:" in secrets[0] else "ssm"
+        action = "secretsmanager:GetSecretValue" if service == "asm" else "ssm:GetParameters"
+        reason = (
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution "
+            f"resource retrieval failed: unable to retrieve secrets from {service}: service call "
+            "has been retried 1 time(s): AccessDeniedException: User: arn:aws:sts::123456789012:"
+            f"assumed-role/{role}/0123456789abcdef0123456789abcdef is not authorized to perform: "
+            f"{action} on resource: {secrets[0]}"
+        )
+        for task in tasks:
+            self._client("ecs").stop_task(
+                cluster=params.get("cluster", "default"), task=moto_arn(task["taskArn"]), reason=reason
+            )
+            with self.lock:
+                self.fresh.pop(_task_id(task["taskArn"]), None)
 
     def _describe_tasks(self, call: Call) -> Answer:
         status, headers, body = self._forward_ecs(call)
@@ -264,6 +299,8 @@ class LikeAws:
         if status == 200:
             with self.lock:
                 self.roles[call.params.get("RoleName", "")] = self.iam_lag
+                if call.operation == "PutRolePolicy":
+                    self.unreadable[call.params.get("RoleName", "")] = self.secret_lag
         return status, headers, body
 
     def _not_yet_assumable(self, call: Call, role_arn: str | None) -> Answer | None:
