@@ -12,7 +12,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import common
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
+from botocore.exceptions import ClientError
 import constants
 
 SERVER_DEFAULT_PORT = 9090
@@ -56,10 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "tasks",
         nargs="*",
-        type=common.task_reference,
+        type=arguments.task_reference,
         help="task ids or ARNs (default: every task of ours)",
     )
-    common.add_wait_arguments(parser)
+    arguments.add_wait_arguments(parser)
 
 
 def ended_by_lifetime(task: dict) -> bool:
@@ -79,13 +80,13 @@ def explain_stop(task: dict, lifetime: int | None = None) -> str:
             "planned: not a crash; start a new task with run_task.py"
         )
     lines += [
-        f"  stopCode: {common.aws_text(task.get('stopCode', '-'))}",
-        f"  stoppedReason: {common.aws_text(task.get('stoppedReason', '-'))}",
+        f"  stopCode: {redaction.aws_text(task.get('stopCode', '-'))}",
+        f"  stoppedReason: {redaction.aws_text(task.get('stoppedReason', '-'))}",
     ]
     for container in task.get("containers", []):
         lines.append(
-            f"  container {common.aws_text(container['name'])}: exit code "
-            f"{container.get('exitCode', '-')}, reason: {common.aws_text(container.get('reason', '-'))}"
+            f"  container {redaction.aws_text(container['name'])}: exit code "
+            f"{container.get('exitCode', '-')}, reason: {redaction.aws_text(container.get('reason', '-'))}"
         )
     text = "\n".join(lines)
     if lifetime and ended_by_lifetime(task):
@@ -130,8 +131,8 @@ def network_addresses(
             interfaces = ec2.describe_network_interfaces(
                 NetworkInterfaceIds=[details["networkInterfaceId"]]
             )["NetworkInterfaces"]
-        except common.ClientError as error:
-            if common.aws_error_code(error) != "InvalidNetworkInterfaceID.NotFound":
+        except ClientError as error:
+            if errors.aws_error_code(error) != "InvalidNetworkInterfaceID.NotFound":
                 raise
             interfaces = []
         for interface in interfaces:
@@ -167,16 +168,16 @@ def backoff(interval: float, check: int) -> float:
 
 def newest_stopped(ecs, cluster: str) -> list[str]:
     """The ARN of our task that stopped last (by its start), with a line saying it is not new."""
-    stopped = common.describe_tasks(ecs, common.our_tasks(ecs, "STOPPED"))
+    stopped = ecs_tasks.describe_tasks(ecs, ecs_tasks.our_tasks(ecs, "STOPPED"))
     if not stopped:
-        raise common.StepFailed(f"no task of ours in cluster {cluster}: start one with run_task.py")
+        raise errors.StepFailed(f"no task of ours in cluster {cluster}: start one with run_task.py")
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     newest = max(stopped, key=lambda task: task.get("createdAt") or epoch)
     created = newest.get("createdAt")
     when = f", started {created:%Y-%m-%d %H:%M} UTC" if isinstance(created, datetime) else ""
-    common.say(
+    output.say(
         f"no task of ours is running or starting in cluster {cluster}; the newest that "
-        f"stopped is {common.short_id(newest['taskArn'])}{when}:"
+        f"stopped is {ecs_tasks.short_id(newest['taskArn'])}{when}:"
     )
     return [newest["taskArn"]]
 
@@ -184,34 +185,34 @@ def newest_stopped(ecs, cluster: str) -> list[str]:
 def describe_task(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     start = time.monotonic()
     arns = list(args.tasks)
 
     # One loop in sight rather than botocore's `tasks_running` waiter: the waiter fails at the
     # first MISSING answer, which is how ECS answers for a few seconds a task it has just
     # started; and it knows no growing pause, no "nothing listed yet" and no progress line.
-    progress, unseen = common.Progress(), 0  # unseen: grace checks used so far
+    progress, unseen = output.Progress(), 0  # unseen: grace checks used so far
     try:
         while True:
-            arns = arns or common.our_tasks(ecs)
-            tasks = common.describe_tasks(ecs, arns) if arns else []
-            known = {common.short_id(task["taskArn"]) for task in tasks}
-            missing = [arn for arn in arns if common.short_id(arn) not in known]
+            arns = arns or ecs_tasks.our_tasks(ecs)
+            tasks = ecs_tasks.describe_tasks(ecs, arns) if arns else []
+            known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in arns if ecs_tasks.short_id(arn) not in known]
             if arns and not missing:
-                status = ", ".join(f"{common.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+                status = ", ".join(f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
                 if all(t["lastStatus"] == "RUNNING" for t in tasks) or any(
                     t["lastStatus"] == "STOPPED" for t in tasks
                 ):
                     break
                 pause = args.interval
             elif unseen < GRACE_CHECKS:  # just started? ECS may not know or list it yet
-                status = f"{', '.join(map(common.short_id, missing))} not known to ECS yet" if (
+                status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet" if (
                     missing
                 ) else f"no task of ours listed in cluster {cluster} yet"
                 pause, unseen = backoff(args.interval, unseen), unseen + 1
             elif missing:
-                raise common.StepFailed(
+                raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
                     f"(checked {unseen + 1} times; stopped tasks are forgotten after about an hour)"
                 )
@@ -220,7 +221,7 @@ def describe_task(args: argparse.Namespace) -> int:
                 continue
             elapsed = time.monotonic() - start
             if elapsed + pause > args.timeout:
-                raise common.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
+                raise errors.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
             progress.update(f"waiting: {status}", elapsed)
             time.sleep(pause)
     finally:
@@ -236,16 +237,16 @@ def describe_task(args: argparse.Namespace) -> int:
 
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
-        lifetime = common.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
-        common.say(
-            f"task {common.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
+        lifetime = ecs_tasks.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
+        output.say(
+            f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
         )
     if stopped:
         if all(ended_by_lifetime(task) for task in stopped):
-            raise common.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
-        raise common.StepFailed("the task stopped instead of running: see the reasons above")
+            raise errors.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
+        raise errors.StepFailed("the task stopped instead of running: see the reasons above")
 
-    ec2 = common.client("ec2")
+    ec2 = clients.client("ec2")
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
@@ -257,15 +258,15 @@ def describe_task(args: argparse.Namespace) -> int:
             if elapsed + pause > args.timeout:
                 break  # said below: no public IP (yet)
             if check == 0:
-                common.say(
-                    f"task {common.short_id(task['taskArn'])} is RUNNING; waiting for its public "
+                output.say(
+                    f"task {ecs_tasks.short_id(task['taskArn'])} is RUNNING; waiting for its public "
                     "IP to show"
                 )
             time.sleep(pause)
             public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)
-        lifetime = common.lifetime_minutes(definition)
+        lifetime = ecs_tasks.lifetime_minutes(definition)
         stop_at, lifetime_line = stops_by_itself(task, lifetime)
         host = public_ip or private_ip
         summary.append(
@@ -281,33 +282,33 @@ def describe_task(args: argparse.Namespace) -> int:
                 "stopSooner": STOP_SOONER,
             }
         )
-        name = common.short_id(task["taskArn"])
+        name = ecs_tasks.short_id(task["taskArn"])
         if public_ip:
-            common.say(f"task {name} is RUNNING at {public_ip} (private {private_ip})")
+            output.say(f"task {name} is RUNNING at {public_ip} (private {private_ip})")
         elif assign_public_ip == "DISABLED":
-            common.say(
+            output.say(
                 f"task {name} is RUNNING with no public IP because ASSIGN_PUBLIC_IP=DISABLED; "
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         else:
-            common.say(
+            output.say(
                 f"task {name} is RUNNING with no public IP: subnet {subnet} gave it none "
                 "(a private subnet? a public IP needs a subnet routed to an internet gateway); "
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
-        common.say(f"task {name}: {lifetime_line}")
+        output.say(f"task {name}: {lifetime_line}")
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
-        common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
+        output.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:
         servers = ",".join(task["endpoint"] for task in summary)
-        common.say(f"all {len(summary)} servers for a batch: --host {servers}")
-    common.show({"tasks": summary})
-    return common.EXIT_OK
+        output.say(f"all {len(summary)} servers for a batch: --host {servers}")
+    output.show({"tasks": summary})
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(describe_task, args, timeout=args.timeout)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(describe_task, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-import common
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
 import constants
 
 # ECS is eventually consistent (RunTask reference,
@@ -23,12 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="stop every running task in the cluster, not only ours"
     )
-    common.add_wait_arguments(parser)
+    arguments.add_wait_arguments(parser)
 
 
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     start = time.monotonic()
     for check in range(GRACE_CHECKS + 1):
         if args.all:
@@ -36,42 +36,42 @@ def stop_tasks(args: argparse.Namespace) -> int:
                 ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
             )
         else:
-            arns = common.our_tasks(ecs)
+            arns = ecs_tasks.our_tasks(ecs)
         pause = min(args.interval, 2.0**check)
         if arns or check == GRACE_CHECKS or time.monotonic() - start + pause > args.timeout:
             break
         if check == 0:  # a task started a moment ago may not be listed yet: look again
-            common.say(f"no running task listed in cluster {cluster} yet: looking again")
+            output.say(f"no running task listed in cluster {cluster} yet: looking again")
         time.sleep(pause)
     if not arns:
-        common.say(
+        output.say(
             f"no running task {'' if args.all else 'of ours '}in cluster {cluster} "
             f"(listed {check + 1} times): nothing to stop"
         )
-        common.show({"tasks": []})
-        return common.EXIT_OK
+        output.show({"tasks": []})
+        return exit_codes.EXIT_OK
 
     def stop(arn: str) -> None:
         ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
-        common.say(f"stopping task {common.short_id(arn)}")
+        output.say(f"stopping task {ecs_tasks.short_id(arn)}")
 
     # Every task is tried, even when stopping one fails; those are named at the end.
-    failed = common.try_every_task(arns, stop)
+    failed = ecs_tasks.try_every_task(arns, stop)
     stopping = [arn for arn in arns if arn not in failed]
     if not stopping:
-        raise common.unstopped(failed, len(arns))
+        raise ecs_tasks.unstopped(failed, len(arns))
 
     # One loop in sight rather than botocore's `tasks_stopped` waiter, which has no progress
     # line, no growing pause, and takes a task it does not find (MISSING) for a stopped one.
-    progress, unseen, start = common.Progress(), 0, time.monotonic()
+    progress, unseen, start = output.Progress(), 0, time.monotonic()
     try:
         while True:
-            tasks = common.describe_tasks(ecs, stopping)
-            known = {common.short_id(task["taskArn"]) for task in tasks}
-            missing = [arn for arn in stopping if common.short_id(arn) not in known]
-            status = ", ".join(f"{common.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+            tasks = ecs_tasks.describe_tasks(ecs, stopping)
+            known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in stopping if ecs_tasks.short_id(arn) not in known]
+            status = ", ".join(f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
             if missing and unseen >= GRACE_CHECKS:
-                raise common.StepFailed(
+                raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
                     f"(checked {unseen + 1} times): list_tasks.py shows what still runs"
                 )
@@ -81,12 +81,12 @@ def stop_tasks(args: argparse.Namespace) -> int:
             unseen += bool(missing)
             elapsed = time.monotonic() - start
             if elapsed + pause > args.timeout:
-                raise common.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
+                raise errors.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
             progress.update(f"waiting: {status}", elapsed)
             time.sleep(pause)
     finally:
         progress.close()
-    common.show(
+    output.show(
         {
             "tasks": [
                 {
@@ -98,15 +98,15 @@ def stop_tasks(args: argparse.Namespace) -> int:
         }
     )
     for task in tasks:
-        common.say(f"task {common.short_id(task['taskArn'])} is STOPPED")
+        output.say(f"task {ecs_tasks.short_id(task['taskArn'])} is STOPPED")
     if failed:
-        raise common.unstopped(failed, len(arns))
-    return common.EXIT_OK
+        raise ecs_tasks.unstopped(failed, len(arns))
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(stop_tasks, args, timeout=args.timeout)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(stop_tasks, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import common
+from plumbing import clients, licence_secret
 
 
 def partition_of(arn: str) -> str:
@@ -36,8 +36,8 @@ def full_secret_arn(secretsmanager: Any, arn: str) -> str:
 
 def licence_secret_arn(secret: str, region: str, account: str, partition: str) -> str:
     """LICENSE_SECRET as the exact ARN an execution role's policy must name."""
-    arn = common.secret_arn(secret, region, account, partition)
+    arn = licence_secret.secret_arn(secret, region, account, partition)
     if ":secretsmanager:" in arn:
-        return full_secret_arn(common.client("secretsmanager"), arn)
+        return full_secret_arn(clients.client("secretsmanager"), arn)
     return arn
 

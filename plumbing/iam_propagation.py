@@ -21,7 +21,7 @@ from types import TracebackType
 
 from botocore.exceptions import ClientError
 
-import common
+from plumbing import errors, output, redaction
 
 PROPAGATION_SECONDS = 45  # how long to keep trying, in all
 FIRST_PAUSE = 2.0  # then 4, 8, 16 s
@@ -48,7 +48,7 @@ def _role_named(error: ClientError) -> str:
 
 def explain(error: ClientError, waited: float) -> str:
     """The one line once time is up: which role, and what to check."""
-    code = common.aws_error_code(error)
+    code = errors.aws_error_code(error)
     if _service_linked(error):
         return (
             f"ECS cannot use its service-linked role {SERVICE_LINKED_ROLE} (tried for "
@@ -56,10 +56,10 @@ def explain(error: ClientError, waited: float) -> str:
             f"or `{CREATE_SERVICE_LINKED_ROLE}` (needs iam:CreateServiceLinkedRole) ({code})"
         )
     return (
-        f"ECS cannot assume role {common.aws_text(_role_named(error))} (tried for {waited:.0f}s): "
+        f"ECS cannot assume role {redaction.aws_text(_role_named(error))} (tried for {waited:.0f}s): "
         "its trust policy must let ecs-tasks.amazonaws.com assume it (sts:AssumeRole), and you "
         "need iam:PassRole on it; create_prerequisites.py makes such a role "
-        f"({common.aws_text(code)})"
+        f"({redaction.aws_text(code)})"
     )
 
 
@@ -96,10 +96,10 @@ def attempts(limit: float | None = None) -> Iterator[Attempt]:
             return
         waited = time.monotonic() - start
         if waited + pause > limit:
-            raise common.StepFailed(explain(attempt.error, waited))
+            raise errors.StepFailed(explain(attempt.error, waited))
         role = SERVICE_LINKED_ROLE if _service_linked(attempt.error) else _role_named(attempt.error)
-        common.say(
-            f"ECS cannot assume {common.aws_text(role)} yet: a role made or changed a moment ago "
+        output.say(
+            f"ECS cannot assume {redaction.aws_text(role)} yet: a role made or changed a moment ago "
             f"takes seconds to reach ECS; trying again in {pause:g}s"
         )
         time.sleep(pause)

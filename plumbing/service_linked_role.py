@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-import common
+from plumbing import errors
 
 NAME = "AWSServiceRoleForECS"
 PATH = "/aws-service-role/ecs.amazonaws.com/"  # found by its path, which holds everywhere
@@ -33,6 +33,6 @@ def create(iam: Any) -> str:
     except ClientError as error:
         # AWS: InvalidInput "Service role name AWSServiceRoleForECS has been taken in this
         # account"; moto: EntityAlreadyExists.
-        if common.aws_error_code(error) not in ("InvalidInput", "EntityAlreadyExists"):
+        if errors.aws_error_code(error) not in ("InvalidInput", "EntityAlreadyExists"):
             raise
         return find(iam) or NAME
