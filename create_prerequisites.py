@@ -16,11 +16,23 @@ import json
 import sys
 from typing import Any
 
+from plumbing import (
+    arguments,
+    arns,
+    clients,
+    errors,
+    exit_codes,
+    ingress,
+    licence_secret,
+    output,
+    runner,
+    service_linked_role,
+    tags,
+)
+
 from botocore.exceptions import ClientError
 
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner, tags
 import constants
-from plumbing import arns, service_linked_role
 
 TRUST_ECS_TASKS = {
     "Version": "2012-10-17",

@@ -13,7 +13,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
+
 from botocore.exceptions import ClientError
+
 import constants
 
 SERVER_DEFAULT_PORT = 9090
@@ -200,7 +202,9 @@ def describe_task(args: argparse.Namespace) -> int:
             known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
             missing = [arn for arn in arns if ecs_tasks.short_id(arn) not in known]
             if arns and not missing:
-                status = ", ".join(f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+                status = ", ".join(
+                    f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks
+                )
                 if all(t["lastStatus"] == "RUNNING" for t in tasks) or any(
                     t["lastStatus"] == "STOPPED" for t in tasks
                 ):
@@ -219,6 +223,7 @@ def describe_task(args: argparse.Namespace) -> int:
             else:
                 arns = newest_stopped(ecs, cluster)
                 continue
+            ecs_tasks.last_status[:] = [status]  # for the line if --timeout ends the step
             elapsed = time.monotonic() - start
             if elapsed + pause > args.timeout:
                 raise errors.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")

@@ -8,10 +8,23 @@ start another while one of ours is running, unless --count or --force says so.
 import argparse
 import sys
 
-from plumbing import arguments, clients, deadlines, ecs_tasks, errors, exit_codes, ingress, output, redaction, runner
+from plumbing import (
+    arguments,
+    clients,
+    deadlines,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    iam_propagation,
+    ingress,
+    output,
+    redaction,
+    runner,
+)
+
 from botocore.exceptions import BotoCoreError, ClientError
+
 import constants
-from plumbing import iam_propagation
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 
 from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
+
 import constants
 
 # ECS is eventually consistent (RunTask reference,
@@ -32,8 +33,10 @@ def stop_tasks(args: argparse.Namespace) -> int:
     start = time.monotonic()
     for check in range(GRACE_CHECKS + 1):
         if args.all:
-            arns = common.paginate(
-                ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+            arns = (
+                ecs.get_paginator("list_tasks")
+                .paginate(cluster=cluster, desiredStatus="RUNNING")
+                .build_full_result()["taskArns"]
             )
         else:
             arns = ecs_tasks.our_tasks(ecs)
@@ -70,6 +73,7 @@ def stop_tasks(args: argparse.Namespace) -> int:
             known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
             missing = [arn for arn in stopping if ecs_tasks.short_id(arn) not in known]
             status = ", ".join(f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
+            ecs_tasks.last_status[:] = [status]  # for the line if --timeout ends the step
             if missing and unseen >= GRACE_CHECKS:
                 raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "

@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-from botocore.exceptions import ClientError
-
 from plumbing import errors, output, redaction
+
+from botocore.exceptions import ClientError
 
 PROPAGATION_SECONDS = 45  # how long to keep trying, in all
 FIRST_PAUSE = 2.0  # then 4, 8, 16 s

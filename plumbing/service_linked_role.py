@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from plumbing import errors
+
+from botocore.exceptions import ClientError
 
 NAME = "AWSServiceRoleForECS"
 PATH = "/aws-service-role/ecs.amazonaws.com/"  # found by its path, which holds everywhere
