@@ -211,9 +211,10 @@ def describe_task(args: argparse.Namespace) -> int:
                     break
                 pause = args.interval
             elif unseen < GRACE_CHECKS:  # just started? ECS may not know or list it yet
-                status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet" if (
-                    missing
-                ) else f"no task of ours listed in cluster {cluster} yet"
+                if missing:
+                    status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet"
+                else:
+                    status = f"no task of ours listed in cluster {cluster} yet"
                 pause, unseen = backoff(args.interval, unseen), unseen + 1
             elif missing:
                 raise errors.StepFailed(
