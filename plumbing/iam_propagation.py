@@ -19,14 +19,12 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-from plumbing import errors, output, redaction
+from plumbing import errors, output, redaction, service_linked_role
 
 from botocore.exceptions import ClientError
 
 PROPAGATION_SECONDS = 45  # how long to keep trying, in all
 FIRST_PAUSE = 2.0  # then 4, 8, 16 s
-SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
-CREATE_SERVICE_LINKED_ROLE = "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com"
 
 
 def cannot_assume(error: BaseException) -> bool:
@@ -48,18 +46,19 @@ def _role_named(error: ClientError) -> str:
 
 def explain(error: ClientError, waited: float) -> str:
     """The one line once time is up: which role, and what to check."""
-    code = errors.aws_error_code(error)
+    code = redaction.aws_text(errors.aws_error_code(error))
     if _service_linked(error):
         return (
-            f"ECS cannot use its service-linked role {SERVICE_LINKED_ROLE} (tried for "
+            f"ECS cannot use its service-linked role {service_linked_role.NAME} (tried for "
             f"{waited:.0f}s): the account has none yet; create it with create_prerequisites.py "
-            f"or `{CREATE_SERVICE_LINKED_ROLE}` (needs iam:CreateServiceLinkedRole) ({code})"
+            f"or `{service_linked_role.CREATE_COMMAND}` (needs iam:CreateServiceLinkedRole) "
+            f"({code})"
         )
     return (
         f"ECS cannot assume role {redaction.aws_text(_role_named(error))} (tried for {waited:.0f}s): "
         "its trust policy must let ecs-tasks.amazonaws.com assume it (sts:AssumeRole), and you "
         "need iam:PassRole on it; create_prerequisites.py makes such a role "
-        f"({redaction.aws_text(code)})"
+        f"({code})"
     )
 
 
@@ -97,7 +96,11 @@ def attempts(limit: float | None = None) -> Iterator[Attempt]:
         waited = time.monotonic() - start
         if waited + pause > limit:
             raise errors.StepFailed(explain(attempt.error, waited))
-        role = SERVICE_LINKED_ROLE if _service_linked(attempt.error) else _role_named(attempt.error)
+        role = (
+            service_linked_role.NAME
+            if _service_linked(attempt.error)
+            else _role_named(attempt.error)
+        )
         output.say(
             f"ECS cannot assume {redaction.aws_text(role)} yet: a role made or changed a moment ago "
             f"takes seconds to reach ECS; trying again in {pause:g}s"
