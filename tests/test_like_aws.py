@@ -7,6 +7,9 @@ playing one documented behaviour of real AWS that moto lacks, and checks what th
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -442,3 +445,60 @@ def test_the_whole_tutorial_through_a_local_aws_that_behaves_like_aws(
     assert deleted.code == 0, deleted.err
     assert run(store_license, "--delete", "--name", f"/sd-tutorial/{through_proxy}").code == 0
     assert like_aws.refused  # the local AWS did refuse, as AWS would, and the steps went on
+
+
+# --- signals during the new waits: one line, exit 128 + the signal
+
+
+WAITS = {
+    "describe_task.py": "no task of ours listed",  # the grace after a start
+    "stop_task.py": "looking again",  # the grace before "nothing to stop"
+    "run_task.py": "trying again in",  # IAM propagation
+}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+@pytest.mark.parametrize("script", sorted(WAITS))
+def test_a_signal_during_each_new_wait_ends_the_step_in_one_line(
+    fargate, aws_proxy, like_aws, script, signum
+):
+    from conftest import ROOT, script_environment
+
+    cluster = fargate.new_cluster()
+    if script == "run_task.py":
+        ecs = fargate.server.client("ecs")
+        ecs.register_task_definition(
+            family="sd-apiserver",
+            executionRoleArn=fargate.ready.role_arn,
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="4096",
+            memory="8192",
+            containerDefinitions=[{"name": "sd-apiserver", "image": "x", "memory": 8192}],
+        )
+        like_aws.roles[fargate.ready.role_arn.rsplit("/", 1)[-1]] = 1_000  # never spreads
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / script)],
+        env=script_environment(fargate, aws_proxy, cluster),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if WAITS[script] in line:
+                break
+        process.send_signal(signum)
+        _, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = "".join(seen) + rest
+    assert process.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    expected = "interrupted" if signum == signal.SIGINT else f"stopped by {signum.name}"
+    assert err.strip().splitlines()[-1].startswith(expected), err
+    assert fargate.running(cluster) == []  # nothing started behind the user's back
