@@ -21,6 +21,12 @@ def list_tasks() -> int:
     )
     output.show({"taskArns": arns})
     output.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    if not arns:
+        # ECS is eventually consistent (RunTask reference): a task started a second ago may
+        # not be listed yet.
+        output.say(
+            "a task started a few seconds ago may not be listed yet: describe_task.py waits for it"
+        )
     return exit_codes.EXIT_OK
 
 

@@ -13,6 +13,7 @@ from plumbing import (
     clients,
     ecs_tasks,
     exit_codes,
+    iam_propagation,
     licence_secret,
     output,
     redaction,
@@ -151,21 +152,24 @@ def register_task_definition() -> int:
             "transitEncryption": "ENABLED",
         }
 
-    response = ecs.register_task_definition(
-        family=constants.TASK_FAMILY_NAME,
-        executionRoleArn=constants.TASK_EXEC_ROLE,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
-        runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-        cpu=str(constants.TASK_CPU),
-        memory=str(constants.TASK_MEMORY),
-        # Order means nothing to ECS; moto reports only the first container of a task, so the
-        # lifetime container goes first for the rehearsal to show its exit.
-        containerDefinitions=[lifetime_container, server] if lifetime else [server],
-        volumes=[data_volume],
-        tags=[constants.PROJECT_TAG],
-    )
+    # A role made a moment ago may not be known to ECS yet: tried again for a while.
+    for attempt in iam_propagation.attempts():
+        with attempt:
+            response = ecs.register_task_definition(
+                family=constants.TASK_FAMILY_NAME,
+                executionRoleArn=constants.TASK_EXEC_ROLE,
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
+                runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+                cpu=str(constants.TASK_CPU),
+                memory=str(constants.TASK_MEMORY),
+                # Order means nothing to ECS; moto reports only the first container of a task, so the
+                # lifetime container goes first for the rehearsal to show its exit.
+                containerDefinitions=[lifetime_container, server] if lifetime else [server],
+                volumes=[data_volume],
+                tags=[constants.PROJECT_TAG],
+            )
     output.show(response)
     definition = response["taskDefinition"]
     output.say(

@@ -381,6 +381,14 @@ def aws_proxy(fargate):
 
 
 @pytest.fixture
+def like_aws(fargate, aws_proxy):
+    """The proxy plays what AWS documents and moto lacks (faults/aws_like.py), with its defaults."""
+    from faults.aws_like import LikeAws
+
+    return LikeAws(aws_proxy, fargate.server.endpoint)
+
+
+@pytest.fixture
 def through_proxy(fargate, aws_proxy, clean_settings):
     """In-process scripts reach moto_server through the proxy, in a fresh cluster of their own."""
     cluster = fargate.new_cluster()
