@@ -502,20 +502,14 @@ def our_tasks(ecs: Any, desired_status: str = "RUNNING") -> list[str]:
 
 
 def lifetime_minutes(task_definition: dict[str, Any]) -> int | None:
-    """The lifetime a task definition gives its tasks: its lifetime container's sleep, in minutes.
+    """The lifetime a task definition gives its tasks, in minutes (plumbing/lifetime.py).
 
-    None when it has no lifetime container (the task runs until stopped).
+    None when it has no lifetime container, or one without a lifetime (the task runs until
+    stopped, or until unused).
     """
-    for container in task_definition.get("containerDefinitions", []):
-        command = container.get("command") or []
-        if (
-            container.get("name") == constants.LIFETIME_CONTAINER_NAME
-            and len(command) == 2
-            and command[0] == "sleep"
-            and re.fullmatch(r"[0-9]+", command[1])
-        ):
-            return int(command[1]) // 60
-    return None
+    from plumbing import lifetime
+
+    return lifetime.limits(task_definition)[0]
 
 
 class Progress:

@@ -4,8 +4,9 @@ Each run registers a new revision of the TASK_FAMILY_NAME family. The server's o
 (SD_API_TRANSPORT, SD_API_TCP_PORT, SD_API_TCP_LOCAL, SD_DEBUG_CRASH) go into the container's
 environment; /var/data is an EFS volume when EFS_FILE_SYSTEM_ID is set, else task storage.
 The licence key reaches the server from LICENSE_SECRET (ECS reads it when the task starts),
-never from the task definition. A second essential container sleeps TASK_LIFETIME_MINUTES,
-then exits, which stops the task (0: no such container, the task runs until stopped).
+never from the task definition. A second essential container exits after
+TASK_LIFETIME_MINUTES, or after TASK_IDLE_MINUTES without a connection to the server, which
+stops the task (both 0: no such container, the task runs until stopped).
 """
 
 import os
@@ -13,6 +14,7 @@ import sys
 
 import common
 import constants
+from plumbing import lifetime as lifetime_limits
 
 
 def require_secret_for_rest() -> None:
@@ -101,15 +103,16 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
     return common.secret_arn(name_or_arn, region, caller["Account"], partition)
 
 
-def lifetime_container(minutes: int) -> dict:
-    """An essential container that sleeps `minutes`, then exits 0: ECS then stops the task."""
+def lifetime_container(minutes: int, idle_minutes: int = 0) -> dict:
+    """An essential container that exits after `minutes`, or after `idle_minutes` without a
+    connection to the server (plumbing/lifetime.py): ECS then stops the task."""
     return {
         "name": constants.LIFETIME_CONTAINER_NAME,
         "image": constants.LIFETIME_IMAGE,
         "essential": True,
-        "command": ["sleep", str(minutes * 60)],
-        # sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand, kill it
-        # after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
+        "command": lifetime_limits.command(minutes, idle_minutes, constants.SD_API_TCP_PORT),
+        # Its process runs as PID 1, which ignores SIGTERM: when the task is stopped by hand,
+        # kill it after 2 s rather than ECS's default 30 s (its exit code is then 137).
         "stopTimeout": 2,
         "cpu": constants.LIFETIME_CPU,
         "memory": constants.LIFETIME_MEMORY,
@@ -119,11 +122,11 @@ def lifetime_container(minutes: int) -> dict:
 def register_task_definition() -> int:
     constants.check("TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "EFS_FILE_SYSTEM_ID")
     require_secret_for_rest()
-    lifetime = constants.TASK_LIFETIME_MINUTES
+    lifetime, idle = constants.TASK_LIFETIME_MINUTES, constants.TASK_IDLE_MINUTES
     # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every
     # container; the containers' hard limits add up to the task's.
     cpu, memory = constants.TASK_CPU, constants.TASK_MEMORY
-    if lifetime:
+    if lifetime or idle:
         cpu, memory = cpu - constants.LIFETIME_CPU, memory - constants.LIFETIME_MEMORY
     container = {
         "name": constants.CONTAINER_NAME,
@@ -157,8 +160,8 @@ def register_task_definition() -> int:
     # Order means nothing to ECS; moto reports only the first container of a task, so the
     # lifetime container goes first for the rehearsal to show its exit.
     containers = [container]
-    if lifetime:
-        containers.insert(0, lifetime_container(lifetime))
+    if lifetime or idle:
+        containers.insert(0, lifetime_container(lifetime, idle))
 
     response = ecs.register_task_definition(
         family=family,
@@ -189,7 +192,13 @@ def register_task_definition() -> int:
         f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"
         if lifetime
         else "TASK_LIFETIME_MINUTES=0: a task of this revision runs, and bills, until stopped"
+        + (" or unused" if idle else "")
     )
+    if idle:
+        common.say(
+            f"and after {idle} minutes without a connection to port {constants.SD_API_TCP_PORT} "
+            "(TASK_IDLE_MINUTES)"
+        )
     return common.EXIT_OK
 
 

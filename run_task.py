@@ -10,6 +10,8 @@ import sys
 
 import common
 import constants
+from plumbing import lifetime as lifetime_limits
+from plumbing import pricing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,8 +57,11 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
 
 
-def say_lifetime(ecs, task_definition_arn: str) -> None:
-    """Say how long the tasks will live: their task definition's lifetime container decides."""
+def say_lifetime(ecs, task_definition_arn: str) -> dict | None:
+    """Say how long the tasks will live: their task definition's lifetime container decides.
+
+    Returns the task definition, None if it could not be read.
+    """
     try:
         definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)
     except common.ClientError as error:
@@ -67,7 +72,7 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
         return
     except common.DeadlineExceeded as error:
         common.warn(f"could not read the task's lifetime: {error}")
-        return
+        return None
     lifetime = common.lifetime_minutes(definition["taskDefinition"])
     if lifetime:
         common.say(
@@ -79,6 +84,20 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
             f"{common.short_id(task_definition_arn)} has no lifetime limit: the task runs, and "
             "bills, until you stop it with stop_task.py"
         )
+    return definition["taskDefinition"]
+
+
+def cost_estimate(region: str, definition: dict, count: int, spot: bool) -> dict | None:
+    """Say what the started tasks cost an hour, and at most under their lifetime (and idle stop)."""
+    size = pricing.task_size(definition)
+    if size is None:
+        return None
+    lifetime, idle = lifetime_limits.limits(definition)
+    prices = pricing.prices(region, constants.AWS_PROFILE_NAME)
+    public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"
+    line, estimate = pricing.run_estimate(prices, *size, count, spot, public_ip, lifetime, idle)
+    common.say(line)
+    return estimate
 
 
 def run_task(args: argparse.Namespace) -> int:
@@ -93,6 +112,13 @@ def run_task(args: argparse.Namespace) -> int:
         }
     }
     port = constants.SD_API_TCP_PORT
+    spot = constants.CAPACITY_PROVIDER == "FARGATE_SPOT"
+    # Spot runs through the cluster's capacity provider (create_cluster.py adds it), not a launch type.
+    placement = (
+        {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+        if spot
+        else {"launchType": "FARGATE"}
+    )
     ecs = common.client("ecs")
 
     running = common.our_tasks(ecs)
@@ -110,7 +136,7 @@ def run_task(args: argparse.Namespace) -> int:
         response = ecs.run_task(
             cluster=constants.CLUSTER_NAME,
             taskDefinition=task_definition,
-            launchType="FARGATE",
+            **placement,
             platformVersion="LATEST",
             count=count,
             networkConfiguration=network_configuration,
@@ -125,7 +151,8 @@ def run_task(args: argparse.Namespace) -> int:
         else "no task started"
     )
     with common.if_stopped_early(started_line):
-        common.show(response)
+        if response["failures"]:
+            common.show(response)
         for failure in response["failures"]:
             common.say(
                 "failure: "
@@ -151,7 +178,10 @@ def run_task(args: argparse.Namespace) -> int:
     with common.if_stopped_early(started_line):
         for task in response["tasks"]:
             common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
-        say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
+        definition = say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
+        if definition:
+            response["cost"] = cost_estimate(ecs.meta.region_name, definition, len(started), spot)
+        common.show(response)
         common.say("next: describe_task.py waits for it to run and prints its address")
     return common.EXIT_OK
 

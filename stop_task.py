@@ -8,6 +8,7 @@ import sys
 
 import common
 import constants
+from plumbing import pricing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
+    public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"  # for the cost: AWS bills the address
     ecs = common.client("ecs")
     if args.all:
         arns = common.paginate(
@@ -50,19 +52,36 @@ def stop_tasks(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         interval=args.interval,
     )
+    prices = pricing.prices(ecs.meta.region_name, constants.AWS_PROFILE_NAME)
+    costs = {task["taskArn"]: pricing.stopped_cost(prices, task, public_ip) for task in tasks}
     common.show(
         {
             "tasks": [
                 {
-                    key: task.get(key)
-                    for key in ("taskArn", "lastStatus", "stopCode", "stoppedReason")
+                    **{
+                        key: task.get(key)
+                        for key in ("taskArn", "lastStatus", "stopCode", "stoppedReason")
+                    },
+                    "costUsd": pricing.as_json(cost) if cost is not None else None,
                 }
                 for task in tasks
-            ]
+                for cost in [costs[task["taskArn"]]]
+            ],
+            "prices": prices.source,
         }
     )
     for task in tasks:
-        common.say(f"task {common.short_id(task['taskArn'])} is STOPPED")
+        cost = costs[task["taskArn"]]
+        common.say(
+            f"task {common.short_id(task['taskArn'])} is STOPPED; it cost "
+            + (pricing.dollars(cost) if cost is not None else "an unknown sum (no start time)")
+        )
+    known = [cost for cost in costs.values() if cost is not None]
+    if known:
+        common.say(
+            f"the stopped task(s) cost {pricing.dollars(sum(known))} in all "
+            f"(prices: {prices.source})"
+        )
     if failed:
         raise common.unstopped(failed, len(arns))
     return common.EXIT_OK
