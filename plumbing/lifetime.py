@@ -15,15 +15,16 @@ from typing import Any
 
 import constants
 
-POLL_SECONDS = 10  # how often it looks for connections: reading two small files
+POLL_SECONDS = 5  # how often it looks for connections: reading two small files
 IDLE_EXIT_CODE = 3  # the lifetime container's exit code when it ends an idle task
 LIFETIME_EXIT_CODE = 0
 
 # $1 lifetime in seconds (0: none), $2 idle time in seconds (0: none), $3 the server's TCP
 # port, $4 seconds between looks. Only busybox sh builtins and `sleep`: the time comes from
-# /proc/uptime, which never jumps. A socket counts when its local port is the server's and
-# it is not the listening socket (state 0A): established, but also just closing (TIME_WAIT,
-# CLOSE_WAIT...), so a short request between two looks is seen too when the server closed it.
+# /proc/uptime, which never jumps. A connection counts when its local port is the server's
+# and it is established (state 01): not the listening socket (0A), nor one closed already
+# (TIME_WAIT lingers a minute) or half closed (CLOSE_WAIT: a server that leaks those would
+# never be idle). A request that opens and closes between two looks goes unseen.
 SCRIPT = r"""lifetime=$1 idle=$2 poll=$4
 port=$(printf '%04X' "$3")
 read -r up _ </proc/uptime; start=${up%.*}; last=$start
@@ -35,7 +36,7 @@ while :; do
   for table in /proc/net/tcp /proc/net/tcp6; do
     [ -r "$table" ] || continue
     while read -r _ local _ state _; do
-      if [ "${local##*:}" = "$port" ] && [ "$state" != 0A ]; then last=$now; break; fi
+      if [ "${local##*:}" = "$port" ] && [ "$state" = 01 ]; then last=$now; break; fi
     done <"$table"
   done
   if [ "$idle" -gt 0 ] && [ $((now - last)) -ge "$idle" ]; then

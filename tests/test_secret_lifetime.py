@@ -19,6 +19,7 @@ import describe_task
 import register_task_definition
 import run_task
 import store_license
+from plumbing import lifetime as lifetime_limits
 from conftest import ROOT
 from rehearsal import local_aws
 
@@ -145,10 +146,11 @@ CPU_MEMORY = st.sampled_from(
 
 
 @FIXTURES
-@given(minutes=st.integers(0, 10080), size=CPU_MEMORY)
-def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, size):
+@given(minutes=st.integers(0, 10080), idle=st.integers(0, 10080), size=CPU_MEMORY)
+def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, idle, size):
     cpu, memory = size
     clean_settings.setenv("TASK_LIFETIME_MINUTES", str(minutes))
+    clean_settings.setenv("TASK_IDLE_MINUTES", str(idle))
     clean_settings.setenv("TASK_CPU", str(cpu))
     clean_settings.setenv("TASK_MEMORY", str(memory))
     result = run(register_task_definition)
@@ -160,17 +162,27 @@ def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, size):
     assert sum(c["memory"] for c in containers.values()) == memory
     assert sum(c["cpu"] for c in containers.values()) == cpu
     assert common.lifetime_minutes(definition) == (minutes or None)
-    if minutes:
+    assert lifetime_limits.limits(definition) == (minutes or None, idle or None)
+    if minutes or idle:
         lifetime = containers["lifetime"]
         assert lifetime["essential"] is True
-        assert lifetime["command"] == ["sleep", str(minutes * 60)]
+        if idle:
+            assert lifetime["command"] == [
+                "sh", "-c", lifetime_limits.SCRIPT, "lifetime",
+                str(minutes * 60), str(idle * 60), "9090", str(lifetime_limits.POLL_SECONDS),
+            ]  # fmt: skip
+            assert f"after {idle} minutes without a connection to port 9090" in result.err
+        else:
+            assert lifetime["command"] == ["sleep", str(minutes * 60)]
         assert lifetime["stopTimeout"] == 2
         assert lifetime["image"].startswith("public.ecr.aws/docker/library/busybox:")
         assert not lifetime["image"].endswith(":latest")
         assert "portMappings" not in lifetime or not lifetime["portMappings"]
-        assert f"stops by itself after {minutes} minutes" in result.err
     else:
         assert set(containers) == {"sd-apiserver"}
+    if minutes:
+        assert f"stops by itself after {minutes} minutes" in result.err
+    else:
         assert "runs, and bills, until stopped" in result.err
 
 
