@@ -31,6 +31,8 @@ os.environ.update(
     ENV_FILE=os.devnull,
     # moto's EC2 loads thousands of AMIs for every fresh backend; no test uses one.
     MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+    # No price cached by a real run is read, and none is written: a folder that cannot exist.
+    XDG_CACHE_HOME=os.path.join(os.devnull, "no-cache"),
 )
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
@@ -49,6 +51,7 @@ import list_tasks  # noqa: E402
 import register_task_definition  # noqa: E402
 import run_task  # noqa: E402
 import stop_task  # noqa: E402
+from plumbing import pricing  # noqa: E402
 from rehearsal import local_aws  # noqa: E402
 
 # The tutorial's step scripts, in its order.
@@ -200,6 +203,8 @@ def stub(monkeypatch):
         return stubbers[service]
 
     monkeypatch.setattr(common, "client", lambda service: stubber(service).client)
+    # The Price List client too: unstubbed, it answers an error, and the shipped table stands in.
+    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None: stubber("pricing").client)
     yield stubber
     for each in stubbers.values():
         each.assert_no_pending_responses()

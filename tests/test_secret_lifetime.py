@@ -19,8 +19,8 @@ import describe_task
 import register_task_definition
 import run_task
 import store_license
-from plumbing import lifetime as lifetime_limits
 from conftest import ROOT
+from plumbing import lifetime as lifetime_limits
 from rehearsal import local_aws
 
 ACCOUNT = "123456789012"  # what moto's sts answers
