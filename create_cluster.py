@@ -24,7 +24,7 @@ def create_cluster() -> int:
     )
     cluster = response["cluster"]
     providers = cluster.get("capacityProviders") or []
-    if constants.CAPACITY_PROVIDER not in providers:
+    if constants.CAPACITY_PROVIDER == "FARGATE_SPOT" and "FARGATE_SPOT" not in providers:
         # An existing cluster is returned as it is. PutClusterCapacityProviders replaces the
         # list and the default strategy, so both are kept as they were, with Fargate's added.
         # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_PutClusterCapacityProviders.html
