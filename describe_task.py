@@ -220,7 +220,9 @@ def describe_task(args: argparse.Namespace) -> int:
                 "stopSooner": STOP_SOONER,
             }
         )
-        cost = pricing.running_cost(prices, task, public_ip is not None, lifetime)
+        cost = pricing.running_cost(
+            prices, task, public_ip is not None, lifetime, definition=definition
+        )
         summary[-1]["cost"] = cost[1] if cost else None
         name = common.short_id(task["taskArn"])
         if public_ip:

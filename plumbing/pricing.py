@@ -223,7 +223,8 @@ def prices(region: str, profile: str | None = None, pricing: Any = None) -> Pric
     try:
         answer = ask_price_list(pricing or pricing_client(profile), region, now)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code") or "an error"
+        code = str(error.response.get("Error", {}).get("Code") or "an error")
+        code = f"HTTP {code}" if code.isdigit() else code  # an answer that is not AWS's
         return list_prices(region, f"the Price List API answered {code}")
     except (BotoCoreError, ValueError, KeyError, TypeError, ArithmeticError) as error:
         # No network, no credentials, an answer of another shape: the table still tells.
@@ -333,7 +334,8 @@ def run_estimate(
         line += "; no most: it bills until stopped"
     if if_unused is not None:
         line += (
-            f", {dollars(if_unused, most=True)} if nobody connects to it within {idle} minutes"
+            f", {dollars(if_unused, most=True)} if nobody connects to it within "
+            f"{idle} minute{'s' if idle > 1 else ''}"
         )
     line += f" (prices: {prices.source})"
     return line, {
@@ -353,9 +355,13 @@ def running_cost(
     public_ip: bool,
     lifetime: int | None,
     now: datetime | None = None,
+    definition: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]] | None:
-    """What a running task has cost so far and the most it can still cost; None if unknown."""
-    size = task_size(task)
+    """What a running task has cost so far and the most it can still cost; None if unknown.
+
+    Its size is the task's, else its task definition's.
+    """
+    size = task_size(task) or task_size(definition or {})
     if size is None:
         return None
     spot = is_spot(task)

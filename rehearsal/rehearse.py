@@ -11,7 +11,10 @@ The licence key goes where the tutorial puts it: store_license.py stores it as a
 local AWS, and the part that plays Fargate reads it from there and starts the API server with
 it, so no activation call is needed. --rest rehearses the server's REST mode. The part that
 plays Fargate also plays the task's lifetime: it stops the task as ECS does when the lifetime
-container exits (--seconds-per-minute shortens the wait).
+container exits (--seconds-per-minute shortens the wait). After step 6 comes a forgotten trial:
+a task on Fargate Spot that nobody uses, ended by the idle stop, its minute shortened to a
+couple of seconds; the lifetime container's own command runs it, under busybox sh when busybox
+is installed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import threading
 import time
 from pathlib import Path
 
+from plumbing import lifetime as lifetime_limits
 from rehearsal import local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +41,8 @@ CLUSTER = "sd-rehearsal"
 LICENCE = "rehearsal-licence"
 CLIENT_ADDRESS = "127.0.0.1/32"  # the one address the security group lets in
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR")
+FORGOTTEN_IDLE_MINUTES = 1
+FORGOTTEN_SECONDS_PER_MINUTE = 2  # the forgotten trial's minute, here
 
 
 class RehearsalFailed(Exception):
@@ -70,6 +76,7 @@ class Rehearsal:
         self.seconds_per_minute = seconds_per_minute
         self.lifetime_minutes = lifetime_minutes  # None: the tutorial's default
         self.lifetime_timer: threading.Timer | None = None
+        self.idle_process: subprocess.Popen[bytes] | None = None
         self.moto = local_aws.MotoServer()
         self.api_server: subprocess.Popen[bytes] | None = None
         self.port = local_aws.free_port()
@@ -250,10 +257,10 @@ class Rehearsal:
             for container in definition["containerDefinitions"]
             if container["name"] == "lifetime"
         ] or [None]
-        if lifetime is None:
-            print("the task has no lifetime container: it runs until stopped")
+        minutes = lifetime_limits.limits(definition)[0]
+        if lifetime is None or minutes is None:
+            print("the task has no lifetime limit: it runs until stopped (or unused)")
             return
-        minutes = int(lifetime["command"][1]) // 60
         seconds = minutes * self.seconds_per_minute
         print(f"its lifetime container exits after {minutes} minutes (here in {seconds:g}s)")
         self.lifetime_timer = threading.Timer(seconds, self.end_of_lifetime, (task_arn, minutes))
@@ -327,9 +334,74 @@ class Rehearsal:
         remaining = self.step("Step 6: check no task is left", "list_tasks.py")
         if json.loads(remaining)["taskArns"]:
             raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
+        self.forget_a_trial_on_spot()
         self.step("Step 6: delete the cluster", "delete_cluster.py")
         self.step("Step 6: delete the licence secret", "store_license.py", "--delete")
         self.step("Step 6: delete the prerequisites", "delete_prerequisites.py")
+
+    def forget_a_trial_on_spot(self) -> None:
+        """A task on Fargate Spot that nobody uses or stops: the idle stop ends it."""
+        spot = {"CAPACITY_PROVIDER": "FARGATE_SPOT"}
+        idle = {"TASK_IDLE_MINUTES": str(FORGOTTEN_IDLE_MINUTES)}
+        self.step(
+            f"A forgotten trial: a revision that ends after {FORGOTTEN_IDLE_MINUTES} minute unused",
+            "register_task_definition.py",
+            env=idle,
+        )
+        started = self.step(
+            "A forgotten trial: a task on Fargate Spot (CAPACITY_PROVIDER=FARGATE_SPOT)",
+            "run_task.py",
+            env=spot,
+        )
+        [task] = json.loads(started)["tasks"]
+        self.enter("Fargate's part: the lifetime container watches for connections; none come")
+        banner(self.stage)
+        ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
+        self.public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
+        code = self.play_idle_stop(definition)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if code != lifetime_limits.IDLE_EXIT_CODE:
+            raise RehearsalFailed(f"the idle stop did not end the task (exit code {code})")
+        ecs.stop_task(cluster=CLUSTER, task=task["taskArn"], reason="Essential container in task exited")
+        print(
+            f"[Fargate] the lifetime container exited {code} after {FORGOTTEN_IDLE_MINUTES} "
+            "minute without a connection: task stopped (Essential container in task exited)",
+            flush=True,
+        )
+        self.release_task_network()
+        remaining = self.step("A forgotten trial: nothing is left running", "list_tasks.py")
+        if json.loads(remaining)["taskArns"]:
+            raise RehearsalFailed("the idle stop left a task running")
+
+    def play_idle_stop(self, definition: dict) -> int:
+        """Run the lifetime container's command with its minute shortened; return its exit code."""
+        [lifetime] = [
+            container
+            for container in definition["containerDefinitions"]
+            if container["name"] == "lifetime"
+        ]
+        command = list(lifetime["command"])
+        scale = FORGOTTEN_SECONDS_PER_MINUTE / 60
+        # $1 lifetime, $2 idle time, $4 the poll, in seconds: shortened alike; $3 the port.
+        for position in (4, 5, 7):
+            seconds = int(command[position])
+            command[position] = str(max(1, round(seconds * scale)) if seconds else 0)
+        minute = f"a minute lasts {FORGOTTEN_SECONDS_PER_MINUTE:g}s here"
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            print(f"busybox is not installed: played without it ({minute}); nobody connects")
+            time.sleep(FORGOTTEN_IDLE_MINUTES * FORGOTTEN_SECONDS_PER_MINUTE)
+            return lifetime_limits.IDLE_EXIT_CODE
+        print(f"its command runs here under busybox sh ({minute}); nobody connects")
+        print("$ busybox " + shlex.join(command[:2]) + " '...' " + shlex.join(command[3:]))
+        self.idle_process = subprocess.Popen([busybox, *command], stdout=subprocess.PIPE)
+        output, _ = self.idle_process.communicate(timeout=120)
+        print(output.decode(errors="replace").strip(), flush=True)
+        return self.idle_process.returncode
 
     def release_task_network(self) -> None:
         self.enter("Fargate's part: the stopped task's network interface goes")
@@ -427,6 +499,7 @@ class Rehearsal:
     def stop(self) -> None:
         if self.lifetime_timer:
             self.lifetime_timer.cancel()
+        local_aws.stop_process(self.idle_process)
         local_aws.stop_process(self.api_server)
         self.moto.stop()
 

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +90,17 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
     assert "objects: 2 distinct (1, 2)" in output
     assert '"taskArns": []' in output
     assert "rehearsal passed" in output
+    # The cost lines (moto has no Price List: the shipped table, saying so), a forgotten
+    # trial on Fargate Spot, and the idle stop ending it, under busybox sh when installed.
+    assert "cost: $0.20 an hour for 1 task (4 vCPU, 8 GiB, Fargate On-Demand" in output
+    assert re.search(r"task \S+: costs \$0\.20 an hour .* at most \$0\.81 more", output)
+    assert "shipped with this project, as the Price List API answered" in output
+    assert "Fargate Spot priced as On-Demand" in output
+    idle_stop = output.split("A forgotten trial: a task on Fargate Spot")[1]
+    if shutil.which("busybox"):
+        assert "its command runs here under busybox sh" in idle_stop
+        assert "no connection to port" in idle_stop
+    assert "the lifetime container exited 3 after 1 minute without a connection" in idle_stop
     pids = started_pids(output)
     assert len(pids) == 2  # moto_server and the API server
     assert not any(alive(pid) for pid in pids)
