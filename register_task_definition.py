@@ -56,6 +56,12 @@ def warn_about_settings() -> None:
             "SD_API_TCP_LOCAL=1: the server will only listen on localhost inside the task, "
             "so the demos cannot reach it (use 0)"
         )
+    if constants.TASK_IDLE_MINUTES and constants.SD_API_TRANSPORT == 2:
+        common.warn(
+            "SD_API_TRANSPORT=2 with TASK_IDLE_MINUTES: no TCP connection is ever seen, so the "
+            f"task ends after {constants.TASK_IDLE_MINUTES} minutes however it is used "
+            "(set TASK_IDLE_MINUTES=0)"
+        )
     if constants.SD_DEBUG_CRASH == 1 and not constants.EFS_FILE_SYSTEM_ID:
         common.warn(
             "SD_DEBUG_CRASH=1 without EFS_FILE_SYSTEM_ID: crash dumps in /var/data "

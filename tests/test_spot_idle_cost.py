@@ -295,3 +295,50 @@ def test_stop_task_against_moto_says_the_cost_is_unknown(ready, run):
     assert result.code == 0, result.err
     assert "is STOPPED; it cost an unknown sum (no start time)" in result.err
     assert result.json()["tasks"][0]["costUsd"] is None
+
+
+# --- step 0 says what a task costs; settings that defeat the idle stop are named
+
+
+def test_step_0_says_what_a_task_costs(aws, run, clean_settings):
+    import check_prerequisites
+
+    clean_settings.setenv("CAPACITY_PROVIDER", "FARGATE_SPOT")
+    result = run(check_prerequisites)
+    assert result.code == 0, result.err
+    assert "ok: cost: $0.20 an hour for 1 task (4 vCPU, 8 GiB, Fargate Spot" in result.err
+    assert "ok: CAPACITY_PROVIDER=FARGATE_SPOT: AWS may take a Spot task back" in result.err
+    assert {f["status"] for f in result.json()["findings"]} == {"ok"}
+
+
+def test_step_0_warns_when_prices_may_not_be_asked(aws, run, monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    import check_prerequisites
+
+    client = boto3.client("pricing", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_client_error("get_products", service_error_code="AccessDeniedException")
+    stubber.activate()
+    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None: client)
+    result = run(check_prerequisites)
+    assert result.code == 0, result.err
+    [line] = [line for line in result.err.splitlines() if line.startswith("warning: cost: ")]
+    assert "as the Price List API answered AccessDeniedException" in line
+    assert line.endswith("-> fix: allow your identity pricing:GetProducts for this region's own prices")
+    stubber.assert_no_pending_responses()
+
+
+def test_a_unix_socket_server_with_idle_stop_is_warned_about(aws, run, clean_settings):
+    import check_prerequisites
+    import register_task_definition
+
+    clean_settings.setenv("SD_API_TRANSPORT", "2")
+    result = run(register_task_definition)
+    assert result.code == 0, result.err
+    assert "no TCP connection is ever seen, so the task ends after 30 minutes" in result.err
+    checked = run(check_prerequisites)
+    assert "warning: with SD_API_TRANSPORT=2 no TCP connection is ever seen" in checked.err
+    clean_settings.setenv("TASK_IDLE_MINUTES", "0")
+    assert "no TCP connection" not in run(register_task_definition).err
