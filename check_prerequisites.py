@@ -752,7 +752,7 @@ def check_cost(region: str, size: tuple[int, int], limits: tuple[int, int], spot
                report: Findings) -> None:
     """What a task costs here, and where the prices come from; what Spot and the idle stop mean."""
     lifetime, idle = limits
-    prices = pricing.prices(region, constants.AWS_PROFILE_NAME)
+    prices = pricing.prices(region, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT)
     line = pricing.run_estimate(
         prices, *size, 1, spot, constants.ASSIGN_PUBLIC_IP == "ENABLED", lifetime, idle
     )[0]

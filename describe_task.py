@@ -196,7 +196,9 @@ def describe_task(args: argparse.Namespace) -> int:
         raise common.StepFailed("the task stopped instead of running: see the reasons above")
 
     ec2 = common.client("ec2")
-    prices = pricing.prices(ecs.meta.region_name, constants.AWS_PROFILE_NAME)
+    prices = pricing.prices(
+        ecs.meta.region_name, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT
+    )
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet = network_addresses(ec2, task)

@@ -93,7 +93,7 @@ def cost_estimate(region: str, definition: dict, count: int, spot: bool) -> dict
     if size is None:
         return None
     lifetime, idle = lifetime_limits.limits(definition)
-    prices = pricing.prices(region, constants.AWS_PROFILE_NAME)
+    prices = pricing.prices(region, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT)
     public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"
     line, estimate = pricing.run_estimate(prices, *size, count, spot, public_ip, lifetime, idle)
     common.say(line)

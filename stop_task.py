@@ -52,7 +52,9 @@ def stop_tasks(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         interval=args.interval,
     )
-    prices = pricing.prices(ecs.meta.region_name, constants.AWS_PROFILE_NAME)
+    prices = pricing.prices(
+        ecs.meta.region_name, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT
+    )
     costs = {task["taskArn"]: pricing.stopped_cost(prices, task, public_ip) for task in tasks}
     common.show(
         {

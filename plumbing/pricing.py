@@ -44,7 +44,7 @@ CACHE_SECONDS = 24 * 3600
 # The Price List API answers only in a few regions; us-east-1 knows every region's prices.
 PRICING_REGION = "us-east-1"
 # A cost line must not hold a step up for long: a short wait, no retry, then the table.
-PRICING_CONFIG = Config(connect_timeout=3, read_timeout=6, retries={"total_max_attempts": 1})
+PRICING_WAIT = (3, 6)  # seconds to connect, to read (or AWS_CALL_TIMEOUT if shorter)
 
 # What a Price List `usagetype` ends with (after a region prefix such as USE1-), per price.
 USAGE_TYPES = {
@@ -120,10 +120,15 @@ def _decimal_or_none(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def pricing_client(profile: str | None = None) -> Any:
+def pricing_client(profile: str | None = None, budget: float = 25) -> Any:
     """A Price List client, for `profile`'s credentials (the Price List has no regional copy)."""
     session = boto3.session.Session(profile_name=profile)
-    return session.client("pricing", region_name=PRICING_REGION, config=PRICING_CONFIG)
+    config = Config(
+        connect_timeout=min(PRICING_WAIT[0], budget),
+        read_timeout=min(PRICING_WAIT[1], budget),
+        retries={"total_max_attempts": 1},
+    )
+    return session.client("pricing", region_name=PRICING_REGION, config=config)
 
 
 def _usd_per_unit(product: dict[str, Any]) -> Decimal | None:
@@ -214,14 +219,19 @@ def list_prices(region: str, why: str) -> Prices:
     )
 
 
-def prices(region: str, profile: str | None = None, pricing: Any = None) -> Prices:
-    """Fargate's prices in `region`: the cache of the last day, the Price List API, or the table."""
+def prices(
+    region: str, profile: str | None = None, pricing: Any = None, budget: float = 25
+) -> Prices:
+    """Fargate's prices in `region`: the cache of the last day, the Price List API, or the table.
+
+    `budget` is AWS_CALL_TIMEOUT: no wait for the Price List is longer.
+    """
     now = time.time()
     cached = _read_cache(region, now)
     if cached:
         return cached
     try:
-        answer = ask_price_list(pricing or pricing_client(profile), region, now)
+        answer = ask_price_list(pricing or pricing_client(profile, budget), region, now)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code") or "an error")
         code = f"HTTP {code}" if code.isdigit() else code  # an answer that is not AWS's

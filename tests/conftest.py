@@ -204,7 +204,7 @@ def stub(monkeypatch):
 
     monkeypatch.setattr(common, "client", lambda service: stubber(service).client)
     # The Price List client too: unstubbed, it answers an error, and the shipped table stands in.
-    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None: stubber("pricing").client)
+    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None, budget=25: stubber("pricing").client)
     yield stubber
     for each in stubbers.values():
         each.assert_no_pending_responses()

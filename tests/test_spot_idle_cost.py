@@ -321,7 +321,7 @@ def test_step_0_warns_when_prices_may_not_be_asked(aws, run, monkeypatch):
     stubber = Stubber(client)
     stubber.add_client_error("get_products", service_error_code="AccessDeniedException")
     stubber.activate()
-    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None: client)
+    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None, budget=25: client)
     result = run(check_prerequisites)
     assert result.code == 0, result.err
     [line] = [line for line in result.err.splitlines() if line.startswith("warning: cost: ")]
@@ -342,3 +342,81 @@ def test_a_unix_socket_server_with_idle_stop_is_warned_about(aws, run, clean_set
     assert "warning: with SD_API_TRANSPORT=2 no TCP connection is ever seen" in checked.err
     clean_settings.setenv("TASK_IDLE_MINUTES", "0")
     assert "no TCP connection" not in run(register_task_definition).err
+
+
+# --- the Price List is a new AWS call after tasks started: Ctrl-C there, and silence there
+
+
+def _started_cluster(fargate, clean_settings) -> str:
+    """A fresh cluster with the task definition registered, as after steps 1 and 2."""
+    import register_task_definition
+
+    cluster = fargate.new_cluster()
+    for name, value in {
+        **fargate.settings(cluster),
+        "AWS_ENDPOINT_URL": fargate.server.endpoint,
+    }.items():
+        clean_settings.setenv(name, value)
+    assert register_task_definition.main([]) == 0
+    return cluster
+
+
+def test_ctrl_c_while_asking_prices_names_the_started_task(fargate, clean_settings, capsys):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT, script_environment
+    from faults.aws_proxy import AwsFaultProxy
+
+    cluster = _started_cluster(fargate, clean_settings)
+    with AwsFaultProxy(fargate.server.endpoint) as proxy:
+        proxy.hold("GetProducts", seconds=1.0, times=1)
+        env = script_environment(fargate, proxy, cluster, PYTHONUNBUFFERED="1")
+        process = subprocess.Popen(
+            [sys.executable, "run_task.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            proxy.wait_for("GetProducts", timeout=60)
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    [running] = fargate.running(cluster)
+    assert f"started task(s) {running.rsplit('/', 1)[-1]}: stop_task.py stops them" in err
+    assert stop_task.main(["--interval", "0"]) == 0
+    assert fargate.running(cluster) == []
+
+
+def test_a_silent_price_list_costs_a_step_seconds_not_minutes(fargate, clean_settings):
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, script_environment
+    from faults.aws_proxy import AwsFaultProxy
+
+    cluster = _started_cluster(fargate, clean_settings)
+    with AwsFaultProxy(fargate.server.endpoint) as proxy:
+        proxy.silence("GetProducts")
+        env = script_environment(fargate, proxy, cluster, AWS_CALL_TIMEOUT="2")
+        began = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "run_task.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        took = time.monotonic() - began
+    assert done.returncode == 0, done.stderr
+    assert "could not be asked (ReadTimeoutError)" in done.stderr
+    assert took < 20, f"run_task.py took {took:.0f}s with the Price List silent"
+    assert stop_task.main(["--interval", "0"]) == 0
+    assert fargate.running(cluster) == []
