@@ -8,7 +8,7 @@ them added when CAPACITY_PROVIDER asks for Spot.
 
 import sys
 
-import common
+from plumbing import arguments, clients, exit_codes, output, runner
 import constants
 
 FARGATE_PROVIDERS = ["FARGATE", "FARGATE_SPOT"]
@@ -16,7 +16,7 @@ FARGATE_PROVIDERS = ["FARGATE", "FARGATE_SPOT"]
 
 def create_cluster() -> int:
     constants.check("CLUSTER_NAME", "CAPACITY_PROVIDER")
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     response = ecs.create_cluster(
         clusterName=constants.CLUSTER_NAME,
         capacityProviders=FARGATE_PROVIDERS,
@@ -34,18 +34,18 @@ def create_cluster() -> int:
             defaultCapacityProviderStrategy=cluster.get("defaultCapacityProviderStrategy") or [],
         )
         cluster = response["cluster"]
-        common.say(f"added {constants.CAPACITY_PROVIDER} to the capacity providers of the cluster")
-    common.show(response)
-    common.say(
+        output.say(f"added {constants.CAPACITY_PROVIDER} to the capacity providers of the cluster")
+    output.show(response)
+    output.say(
         f"cluster {cluster['clusterName']} is {cluster['status']} "
         f"(capacity providers: {', '.join(cluster.get('capacityProviders') or ['none'])})"
     )
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(create_cluster)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(create_cluster)
 
 
 if __name__ == "__main__":

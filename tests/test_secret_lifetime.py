@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import ecs_tasks
 import describe_task
 import register_task_definition
 import run_task
@@ -161,7 +161,7 @@ def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, idle, 
     # The containers' hard limits fit the task; the server keeps the rest.
     assert sum(c["memory"] for c in containers.values()) == memory
     assert sum(c["cpu"] for c in containers.values()) == cpu
-    assert common.lifetime_minutes(definition) == (minutes or None)
+    assert ecs_tasks.lifetime_minutes(definition) == (minutes or None)
     assert lifetime_limits.limits(definition) == (minutes or None, idle or None)
     if minutes or idle:
         lifetime = containers["lifetime"]

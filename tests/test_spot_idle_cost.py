@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import common
+from plumbing import clients, exit_codes
 import create_cluster
 import describe_task
 import run_task
@@ -28,7 +28,7 @@ TABLE = f"(prices: list prices of {pricing.LIST_PRICES_DATE} for us-east-1 shipp
 def run_task_requests(monkeypatch):
     """The parameters of every RunTask the scripts send."""
     requests: list[dict] = []
-    real_client = common.client
+    real_client = clients.client
 
     def recording_client(service):
         aws_client = real_client(service)
@@ -118,7 +118,7 @@ def test_on_demand_keeps_the_launch_type(ready, run, run_task_requests):
 def test_an_unknown_capacity_provider_is_refused_before_aws(aws, run, clean_settings, aws_calls):
     clean_settings.setenv("CAPACITY_PROVIDER", "EC2")
     result = run(run_task)
-    assert result.code == common.EXIT_BAD_SETTING
+    assert result.code == exit_codes.EXIT_BAD_SETTING
     [line] = result.err.splitlines()
     assert "CAPACITY_PROVIDER='EC2' (from the environment)" in line
     assert "FARGATE, FARGATE_SPOT" in line
