@@ -9,6 +9,7 @@ them added when CAPACITY_PROVIDER asks for Spot.
 import sys
 
 from plumbing import arguments, clients, exit_codes, output, runner
+
 import constants
 
 FARGATE_PROVIDERS = ["FARGATE", "FARGATE_SPOT"]

@@ -15,9 +15,20 @@ import json
 import sys
 from typing import Any
 
+from plumbing import (
+    arguments,
+    clients,
+    errors,
+    exit_codes,
+    ingress,
+    licence_secret,
+    output,
+    runner,
+    tags,
+)
+
 from botocore.exceptions import ClientError
 
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner, tags
 import constants
 
 TRUST_ECS_TASKS = {

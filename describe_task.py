@@ -9,11 +9,22 @@ import argparse
 import sys
 from datetime import datetime, timedelta, timezone
 
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
-from botocore.exceptions import ClientError
-import constants
+from plumbing import (
+    arguments,
+    clients,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    output,
+    pricing,
+    redaction,
+    runner,
+)
 from plumbing import lifetime as lifetime_limits
-from plumbing import pricing
+
+from botocore.exceptions import ClientError
+
+import constants
 
 SERVER_DEFAULT_PORT = 9090
 

@@ -8,11 +8,24 @@ start another while one of ours is running, unless --count or --force says so.
 import argparse
 import sys
 
-from plumbing import arguments, clients, deadlines, ecs_tasks, errors, exit_codes, ingress, output, redaction, runner
-from botocore.exceptions import BotoCoreError, ClientError
-import constants
+from plumbing import (
+    arguments,
+    clients,
+    deadlines,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    ingress,
+    output,
+    pricing,
+    redaction,
+    runner,
+)
 from plumbing import lifetime as lifetime_limits
-from plumbing import pricing
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+import constants
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,9 +6,9 @@
 import argparse
 import sys
 
-from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
+from plumbing import arguments, clients, ecs_tasks, exit_codes, output, pricing, runner
+
 import constants
-from plumbing import pricing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +23,10 @@ def stop_tasks(args: argparse.Namespace) -> int:
     public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"  # for the cost: AWS bills the address
     ecs = clients.client("ecs")
     if args.all:
-        arns = common.paginate(
-            ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+        arns = (
+            ecs.get_paginator("list_tasks")
+            .paginate(cluster=cluster, desiredStatus="RUNNING")
+            .build_full_result()["taskArns"]
         )
     else:
         arns = ecs_tasks.our_tasks(ecs)

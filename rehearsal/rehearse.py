@@ -32,7 +32,6 @@ import threading
 import time
 from pathlib import Path
 
-from plumbing import lifetime as lifetime_limits
 from rehearsal import local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +42,14 @@ CLIENT_ADDRESS = "127.0.0.1/32"  # the one address the security group lets in
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR")
 FORGOTTEN_IDLE_MINUTES = 1
 FORGOTTEN_SECONDS_PER_MINUTE = 2  # the forgotten trial's minute, here
+# The lifetime container's exit code when the idle stop ends a task (plumbing/lifetime.py's;
+# not imported from there: importing the plumbing installs the step scripts' signal handlers).
+IDLE_EXIT_CODE = 3
+
+
+def lifetime_minutes(command: list[str]) -> int:
+    """The lifetime in the lifetime container's command: `sleep S`, or `sh -c SCRIPT $0 S ...`."""
+    return int(command[1] if command[0] == "sleep" else command[4]) // 60
 
 
 class RehearsalFailed(Exception):
@@ -257,8 +264,8 @@ class Rehearsal:
             for container in definition["containerDefinitions"]
             if container["name"] == "lifetime"
         ] or [None]
-        minutes = lifetime_limits.limits(definition)[0]
-        if lifetime is None or minutes is None:
+        minutes = lifetime and lifetime_minutes(lifetime["command"])
+        if not minutes:
             print("the task has no lifetime limit: it runs until stopped (or unused)")
             return
         seconds = minutes * self.seconds_per_minute
@@ -364,7 +371,7 @@ class Rehearsal:
         code = self.play_idle_stop(definition)
         if self.interrupted:
             raise KeyboardInterrupt
-        if code != lifetime_limits.IDLE_EXIT_CODE:
+        if code != IDLE_EXIT_CODE:
             raise RehearsalFailed(f"the idle stop did not end the task (exit code {code})")
         ecs.stop_task(cluster=CLUSTER, task=task["taskArn"], reason="Essential container in task exited")
         print(
@@ -395,7 +402,7 @@ class Rehearsal:
         if busybox is None:
             print(f"busybox is not installed: played without it ({minute}); nobody connects")
             time.sleep(FORGOTTEN_IDLE_MINUTES * FORGOTTEN_SECONDS_PER_MINUTE)
-            return lifetime_limits.IDLE_EXIT_CODE
+            return IDLE_EXIT_CODE
         print(f"its command runs here under busybox sh ({minute}); nobody connects")
         print("$ busybox " + shlex.join(command[:2]) + " '...' " + shlex.join(command[3:]))
         self.idle_process = subprocess.Popen([busybox, *command], stdout=subprocess.PIPE)

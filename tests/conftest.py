@@ -37,11 +37,12 @@ os.environ.update(
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
 
+from plumbing import clients, pricing  # noqa: E402
+
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.moto_api import state_manager  # noqa: E402
 
-import common  # noqa: E402
 import create_cluster  # noqa: E402
 import delete_cluster  # noqa: E402
 import describe_clusters  # noqa: E402
@@ -51,7 +52,6 @@ import list_tasks  # noqa: E402
 import register_task_definition  # noqa: E402
 import run_task  # noqa: E402
 import stop_task  # noqa: E402
-from plumbing import pricing  # noqa: E402
 from rehearsal import local_aws  # noqa: E402
 
 # The tutorial's step scripts, in its order.
@@ -67,7 +67,7 @@ TUTORIAL_STEPS = [
     delete_cluster,
 ]
 
-# common ends a script at once on a stop signal outside its body; pytest keeps its own ways
+# The plumbing ends a script at once on a stop signal outside its body; pytest keeps its own ways
 # (runner.run still installs its handlers while a script's body runs in process).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 for _signum in (signal.SIGTERM, signal.SIGHUP):
@@ -179,14 +179,14 @@ def aws_calls(monkeypatch):
         )
         return aws_client
 
-    monkeypatch.setattr(common, "client", counting_client)
+    monkeypatch.setattr(clients, "client", counting_client)
     return calls
 
 
 @pytest.fixture
 def reused_clients(monkeypatch):
     """One client per service for the whole test: where making clients would dominate its time."""
-    monkeypatch.setattr(common, "client", functools.cache(clients.client))
+    monkeypatch.setattr(clients, "client", functools.cache(clients.client))
 
 
 @pytest.fixture
@@ -202,9 +202,11 @@ def stub(monkeypatch):
             stubbers[service].activate()
         return stubbers[service]
 
-    monkeypatch.setattr(common, "client", lambda service: stubber(service).client)
+    monkeypatch.setattr(clients, "client", lambda service: stubber(service).client)
     # The Price List client too: unstubbed, it answers an error, and the shipped table stands in.
-    monkeypatch.setattr(pricing, "pricing_client", lambda profile=None, budget=25: stubber("pricing").client)
+    monkeypatch.setattr(
+        pricing, "pricing_client", lambda profile=None, budget=25: stubber("pricing").client
+    )
     yield stubber
     for each in stubbers.values():
         each.assert_no_pending_responses()

@@ -14,9 +14,9 @@ import subprocess
 import time
 from contextlib import ExitStack, closing
 
-import pytest
-
 from plumbing import lifetime as lifetime_limits
+
+import pytest
 
 BUSYBOX = shutil.which("busybox")
 pytestmark = pytest.mark.skipif(
@@ -151,3 +151,12 @@ def test_the_script_exits_with_the_codes_describe_task_reads():
     assert f"exit {lifetime_limits.IDLE_EXIT_CODE}" in lifetime_limits.SCRIPT
     assert f"exit {lifetime_limits.LIFETIME_EXIT_CODE}" in lifetime_limits.SCRIPT
     assert lifetime_limits.IDLE_EXIT_CODE != lifetime_limits.LIFETIME_EXIT_CODE
+
+
+def test_the_rehearsal_reads_the_command_as_the_scripts_write_it():
+    from rehearsal import rehearse
+
+    assert rehearse.IDLE_EXIT_CODE == lifetime_limits.IDLE_EXIT_CODE
+    for lifetime, idle in [(240, 30), (240, 0), (0, 30), (10080, 10080)]:
+        command = lifetime_limits.command(lifetime, idle, 9090)
+        assert rehearse.lifetime_minutes(command) == lifetime

@@ -11,6 +11,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from plumbing import pricing
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -18,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import constants
-from plumbing import pricing
 
 REGION = "eu-west-3"
 

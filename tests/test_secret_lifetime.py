@@ -9,18 +9,19 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+from plumbing import ecs_tasks
+from plumbing import lifetime as lifetime_limits
+
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import ecs_tasks
 import describe_task
 import register_task_definition
 import run_task
 import store_license
 from conftest import ROOT
-from plumbing import lifetime as lifetime_limits
 from rehearsal import local_aws
 
 ACCOUNT = "123456789012"  # what moto's sts answers

@@ -4,9 +4,11 @@ import os
 import subprocess
 import sys
 
+from plumbing import exit_codes
+from plumbing import lifetime as lifetime_limits
+
 import pytest
 
-from plumbing import exit_codes
 import create_cluster
 import delete_cluster
 import describe_clusters
@@ -17,7 +19,6 @@ import register_task_definition
 import run_task
 import stop_task
 from conftest import ROOT
-from plumbing import lifetime as lifetime_limits
 
 REQUIRED = {
     create_cluster: ["CLUSTER_NAME"],

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from plumbing import clients, exit_codes, pricing
+from plumbing import lifetime as lifetime_limits
+
 import pytest
 
-from plumbing import clients, exit_codes
 import create_cluster
 import describe_task
 import run_task
 import stop_task
-from plumbing import lifetime as lifetime_limits
-from plumbing import pricing
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/sd-test/0f1e2d3c"
 DEF_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/sd-apiserver:7"
@@ -37,7 +37,7 @@ def run_task_requests(monkeypatch):
         )
         return aws_client
 
-    monkeypatch.setattr(common, "client", recording_client)
+    monkeypatch.setattr(clients, "client", recording_client)
     return requests
 
 
