@@ -33,11 +33,13 @@ FIXTURES = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 # Keys long and odd enough that finding one in the output means it leaked.
+# A leading U+02AC, which no output of the scripts holds: hypothesis also draws text from the
+# project's own strings, and a "key" such as "ssm:GetParameter" is in the output legitimately.
 KEYS = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="\\"),
     min_size=16,
     max_size=64,
-)
+).map(lambda key: "\u02ac" + key)
 
 
 def containers_of(definition: dict) -> dict:
