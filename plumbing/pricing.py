@@ -159,7 +159,10 @@ def _products(pricing: Any, service: str, filters: dict[str, str]) -> list[dict[
         if token:
             request["NextToken"] = token
         answer = pricing.get_products(**request)
-        products += [json.loads(item) for item in answer.get("PriceList", [])]
+        try:
+            products += [json.loads(item) for item in answer.get("PriceList", [])]
+        except ValueError:
+            raise ValueError(f"the Price List answered {service} in a shape not known") from None
         token = answer.get("NextToken")
         if not token or len(products) > 2000:
             return products
@@ -182,7 +185,7 @@ def ask_price_list(pricing: Any, region: str, now: float) -> Prices:
             if ending == "Fargate-vCPU-Hours:perCPU":
                 prefix = usage_type[: -len(ending)]
     if "vcpu_hour" not in found or "gb_hour" not in found:
-        raise ValueError(f"the Price List has no Fargate prices for {region}")
+        raise ValueError(f"the Price List gave no Fargate prices for {region}")
     ipv4 = Decimal(PUBLIC_IPV4_HOUR)
     addresses = _products(
         pricing, "AmazonVPC", {"regionCode": region, "usagetype": prefix + IPV4_USAGE_TYPE}
@@ -236,7 +239,9 @@ def prices(
         code = str(error.response.get("Error", {}).get("Code") or "an error")
         code = f"HTTP {code}" if code.isdigit() else code  # an answer that is not AWS's
         return list_prices(region, f"the Price List API answered {code}")
-    except (BotoCoreError, ValueError, KeyError, TypeError, ArithmeticError) as error:
+    except ValueError as error:
+        return list_prices(region, str(error))
+    except (BotoCoreError, KeyError, TypeError, ArithmeticError) as error:
         # No network, no credentials, an answer of another shape: the table still tells.
         return list_prices(region, f"the Price List API could not be asked ({type(error).__name__})")
     _write_cache(answer)

@@ -178,8 +178,16 @@ def test_an_answer_without_fargate_prices_falls_back(cache, price_list):
         "get_products", {"FormatVersion": "aws_v1", "PriceList": ECS_PRODUCTS[4:]}, ecs_request()
     )
     prices = pricing.prices(REGION, pricing=price_list.client)
-    assert "could not be asked (ValueError)" in prices.source
+    assert prices.source.endswith(f"as the Price List gave no Fargate prices for {REGION}")
     assert prices.spot_vcpu_hour is None
+
+
+def test_an_answer_of_another_shape_falls_back(cache, price_list):
+    price_list.add_response(
+        "get_products", {"FormatVersion": "aws_v1", "PriceList": ["not json"]}, ecs_request()
+    )
+    prices = pricing.prices(REGION, pricing=price_list.client)
+    assert prices.source.endswith("as the Price List answered AmazonECS in a shape not known")
 
 
 def test_without_a_spot_price_spot_is_priced_at_its_most(cache, price_list):
