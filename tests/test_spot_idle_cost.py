@@ -7,18 +7,23 @@ so the scripts fall back to the dated table, and say so.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 from plumbing import clients, exit_codes, pricing
 from plumbing import lifetime as lifetime_limits
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import constants
 import create_cluster
 import describe_task
 import run_task
 import stop_task
 
+COST_CLUSTERS = itertools.count(1)
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/sd-test/0f1e2d3c"
 DEF_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/sd-apiserver:7"
 TABLE = f"(prices: list prices of {pricing.LIST_PRICES_DATE} for us-east-1 shipped with this project"
@@ -420,3 +425,61 @@ def test_a_silent_price_list_costs_a_step_seconds_not_minutes(fargate, clean_set
     assert took < 20, f"run_task.py took {took:.0f}s with the Price List silent"
     assert stop_task.main(["--interval", "0"]) == 0
     assert fargate.running(cluster) == []
+
+
+# --- run_task.py's cost over any settings: what it says is the sum of what it started
+
+SETTINGS_SIZES = st.sampled_from(
+    [(cpu, memory) for cpu, memories in constants.FARGATE_MEMORY.items() for memory in memories]
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    size=SETTINGS_SIZES,
+    count=st.integers(1, 10),
+    public_ip=st.sampled_from(["ENABLED", "DISABLED"]),
+    provider=st.sampled_from(["FARGATE", "FARGATE_SPOT"]),
+    lifetime=st.integers(0, 10080),
+    idle=st.integers(0, 10080),
+)
+def test_run_task_cost_over_any_settings(
+    aws, run, clean_settings, size, count, public_ip, provider, lifetime, idle
+):
+    import register_task_definition
+
+    cluster = f"cost-{next(COST_CLUSTERS):05d}-x"  # fixed width: moto matches names as substrings
+    for name, value in {
+        "CLUSTER_NAME": cluster,
+        "TASK_CPU": str(size[0]),
+        "TASK_MEMORY": str(size[1]),
+        "TASK_COUNT": str(count),
+        "ASSIGN_PUBLIC_IP": public_ip,
+        "CAPACITY_PROVIDER": provider,
+        "TASK_LIFETIME_MINUTES": str(lifetime),
+        "TASK_IDLE_MINUTES": str(idle),
+    }.items():
+        clean_settings.setenv(name, value)
+    assert run(create_cluster).code == 0
+    assert run(register_task_definition).code == 0
+    result = run(run_task)
+    assert result.code == 0, result.err
+    started = result.json()["tasks"]
+    assert len(started) == count
+    prices = pricing.list_prices("us-east-1", "a test")
+    spot, with_ip = provider == "FARGATE_SPOT", public_ip == "ENABLED"
+    per_hour = count * pricing.hourly(prices, *size, spot, with_ip)
+    cost = result.json()["cost"]
+    assert cost["perHour"] == pricing.as_json(per_hour)
+    assert cost["spot"] is spot and cost["publicIpv4"] is with_ip
+    assert cost["most"] == (pricing.as_json(per_hour * lifetime / 60) if lifetime else None)
+    expected_if_unused = idle and (not lifetime or idle < lifetime)
+    assert cost["mostIfUnused"] == (
+        pricing.as_json(per_hour * idle / 60) if expected_if_unused else None
+    )
+    [line] = [line for line in result.err.splitlines() if line.startswith("cost: ")]
+    assert line.startswith(f"cost: {pricing.dollars(per_hour)} an hour for {count} task")
+    assert ("Fargate Spot" in line) is spot and ("public IPv4" in line) is with_ip
+    assert stop_task.main(["--interval", "0"]) == 0
