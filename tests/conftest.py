@@ -407,3 +407,21 @@ def script_environment(fargate, proxy, cluster: str, **extra: str) -> dict[str, 
     env.update(local_aws.aws_environment(proxy.endpoint))
     env.update(fargate.settings(cluster), ENV_FILE=os.devnull, **extra)
     return env
+
+
+# --- a child process as on Windows: no POSIX-only signals, a console that is not UTF-8
+
+WINDOWS_LIKE = ROOT / "tests" / "windows_like"  # its sitecustomize.py removes what Windows lacks
+
+
+def windows_like_environment(
+    encoding: str = "cp1252", base: dict[str, str] | None = None, **extra: str
+) -> dict[str, str]:
+    """`base` (default: this process's environment) for a child that runs as on Windows.
+
+    The child's `signal` lacks SIGHUP, SIGALRM, setitimer and the rest (tests/windows_like), and
+    its stdout and stderr are in `encoding`, as a Windows console in cp1252 or an ASCII terminal.
+    """
+    env = {name: value for name, value in (base or os.environ).items() if name != "PYTHONUTF8"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WINDOWS_LIKE), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONIOENCODING": encoding, **extra}

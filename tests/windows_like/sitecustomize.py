@@ -6,7 +6,8 @@ import signal
 
 WINDOWS_LACKS = (
     "SIGHUP", "SIGALRM", "SIGQUIT", "SIGUSR1", "SIGUSR2",
-    "setitimer", "getitimer", "ITIMER_REAL", "alarm", "pause",
+    "setitimer", "getitimer", "ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF", "ItimerError",
+    "alarm", "pause", "siginterrupt", "sigpending",
     "pthread_sigmask", "pthread_kill", "sigwait", "SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK",
 )
 for _name in WINDOWS_LACKS:
