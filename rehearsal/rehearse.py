@@ -104,6 +104,16 @@ class Rehearsal:
         self.interrupted = True
         if self.current_step and self.current_step.poll() is None:
             self.current_step.terminate()
+        self.end_idle_stop()
+
+    def end_idle_stop(self) -> None:
+        """End the lifetime container's command, its `sleep` with it (its own process group)."""
+        process = self.idle_process
+        if process and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except (AttributeError, OSError):  # no process groups (Windows), or already gone
+                process.terminate()
 
     def enter(self, stage: str) -> None:
         """Start a stage of the rehearsal, unless it was interrupted."""
@@ -405,7 +415,9 @@ class Rehearsal:
             return IDLE_EXIT_CODE
         print(f"its command runs here under busybox sh ({minute}); nobody connects")
         print("$ busybox " + shlex.join(command[:2]) + " '...' " + shlex.join(command[3:]))
-        self.idle_process = subprocess.Popen([busybox, *command], stdout=subprocess.PIPE)
+        self.idle_process = subprocess.Popen(
+            [busybox, *command], stdout=subprocess.PIPE, start_new_session=True
+        )
         output, _ = self.idle_process.communicate(timeout=120)
         print(output.decode(errors="replace").strip(), flush=True)
         return self.idle_process.returncode
@@ -506,7 +518,9 @@ class Rehearsal:
     def stop(self) -> None:
         if self.lifetime_timer:
             self.lifetime_timer.cancel()
-        local_aws.stop_process(self.idle_process)
+        self.end_idle_stop()
+        if self.idle_process:
+            self.idle_process.wait()
         local_aws.stop_process(self.api_server)
         self.moto.stop()
 

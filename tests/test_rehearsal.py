@@ -128,6 +128,45 @@ def test_ctrl_c_stops_everything(tmp):
     assert list(tmp.iterdir()) == []
 
 
+def test_ctrl_c_during_the_idle_stop_stops_everything(tmp):
+    process = rehearse(tmp=tmp)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "its command runs here" in line or "busybox is not installed" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(seen) + rest
+    assert process.returncode == 130, output
+    assert "rehearsal interrupted" in output
+    time.sleep(0.2)
+    assert not any(alive(pid) for pid in started_pids(output))
+    # Nor the lifetime container's command, nor its sleep: no busybox of this run is left
+    # (found by the TMPDIR it inherited, this test's own).
+    assert not [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and f"TMPDIR={tmp}" in _environ_of(pid) and _is_busybox(pid)
+    ]
+    assert list(tmp.iterdir()) == []
+
+
+def _environ_of(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return environ.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_busybox(pid: str) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/exe").endswith("busybox")
+    except OSError:
+        return False
+
+
 def test_keep_stops_before_step_6_and_its_instructions_work_and_clean_up(tmp):
     process = rehearse("--keep", tmp=tmp)
     output, _ = process.communicate(timeout=300)
