@@ -21,17 +21,18 @@ LIFETIME_EXIT_CODE = 0
 
 # $1 lifetime in seconds (0: none), $2 idle time in seconds (0: none), $3 the server's TCP
 # port, $4 seconds between looks. Only busybox sh builtins and `sleep`: the time comes from
-# /proc/uptime, which never jumps. A connection counts when its local port is the server's
+# /proc/uptime (seconds with two decimals, read here as hundredths), which never jumps. A connection counts when its local port is the server's
 # and it is established (state 01): not the listening socket (0A), nor one closed already
 # (TIME_WAIT lingers a minute) or half closed (CLOSE_WAIT: a server that leaks those would
 # never be idle). A request that opens and closes between two looks goes unseen.
-SCRIPT = r"""lifetime=$1 idle=$2 poll=$4
+SCRIPT = r"""lifetime=$(($1 * 100)) idle=$(($2 * 100)) poll=$4
 port=$(printf '%04X' "$3")
-read -r up _ </proc/uptime; start=${up%.*}; last=$start
+clock() { read -r up _ </proc/uptime; now=$((${up%.*} * 100 + 1${up#*.} - 100)); }
+clock; start=$now; last=$now
 while :; do
-  read -r up _ </proc/uptime; now=${up%.*}
+  clock
   if [ "$lifetime" -gt 0 ] && [ $((now - start)) -ge "$lifetime" ]; then
-    echo "lifetime of $lifetime s is over: ending the task"; exit 0
+    echo "lifetime of $1 s is over: ending the task"; exit 0
   fi
   for table in /proc/net/tcp /proc/net/tcp6; do
     [ -r "$table" ] || continue
@@ -40,12 +41,10 @@ while :; do
     done <"$table"
   done
   if [ "$idle" -gt 0 ] && [ $((now - last)) -ge "$idle" ]; then
-    echo "no connection to port $3 for $idle s: ending the task"; exit 3
+    echo "no connection to port $3 for $2 s: ending the task"; exit 3
   fi
-  nap=$poll
-  if [ "$lifetime" -gt 0 ] && [ $((start + lifetime - now)) -lt "$nap" ]; then
-    nap=$((start + lifetime - now))
-  fi
+  nap=$poll left=$(((start + lifetime - now + 99) / 100))
+  if [ "$lifetime" -gt 0 ] && [ "$left" -lt "$nap" ]; then nap=$left; fi
   sleep "$nap"
 done"""
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 IDLE = 3  # seconds here; minutes * 60 in a task
 POLL = 1
-SLACK = 1.5  # /proc/uptime read in whole seconds, and the time to start a process
+SLACK = 1.0  # the time to start a process, on a busy machine
 
 
 def container_command(port: int, lifetime: int = 0, idle: int = IDLE) -> list[str]:
@@ -105,7 +105,7 @@ def test_no_connection_ends_it_within_the_idle_time_and_one_poll(stack):
     code = ended_within(process, IDLE + POLL + SLACK)
     took = time.monotonic() - began
     assert code == lifetime_limits.IDLE_EXIT_CODE, said(process)
-    assert took >= IDLE - 1, f"ended after {took:.1f}s, before the idle time of {IDLE}s"
+    assert took >= IDLE, f"ended after {took:.2f}s, before the idle time of {IDLE}s"
     assert f"no connection to port {port_of(server)}" in said(process)
 
 
@@ -121,7 +121,8 @@ def test_an_open_connection_keeps_it_alive_then_closing_it_ends_it(stack, host):
     closed = time.monotonic()
     code = ended_within(process, IDLE + POLL + SLACK)
     assert code == lifetime_limits.IDLE_EXIT_CODE
-    assert time.monotonic() - closed >= IDLE - 1 - POLL
+    # Last seen at most one poll before it closed: never ended sooner than that.
+    assert time.monotonic() - closed >= IDLE - POLL
 
 
 def test_a_connection_to_another_port_does_not_count(stack):
@@ -137,7 +138,7 @@ def test_the_lifetime_holds_even_while_connected(stack):
     began = time.monotonic()
     process = run(stack, container_command(port_of(server), lifetime=2, idle=60))
     assert ended_within(process, 2 + SLACK) == lifetime_limits.LIFETIME_EXIT_CODE
-    assert time.monotonic() - began >= 1
+    assert time.monotonic() - began >= 2
     assert "lifetime of 2 s is over" in said(process)
 
 
