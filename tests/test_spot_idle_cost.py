@@ -483,3 +483,28 @@ def test_run_task_cost_over_any_settings(
     assert line.startswith(f"cost: {pricing.dollars(per_hour)} an hour for {count} task")
     assert ("Fargate Spot" in line) is spot and ("public IPv4" in line) is with_ip
     assert stop_task.main(["--interval", "0"]) == 0
+
+
+BAD_IDLE = st.one_of(
+    st.integers(10081, 10**9).map(str),
+    st.integers(-(10**6), -1).map(str),
+    st.sampled_from(["30m", "0.5", "1e3", "\u00b3", "0x10", "+5", "half an hour", "\u0663"]),
+)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=BAD_IDLE)
+def test_a_bad_idle_time_exits_2_with_nothing_registered(aws, run, clean_settings, aws_calls, value):
+    import register_task_definition
+
+    aws_calls.clear()
+    clean_settings.setenv("TASK_IDLE_MINUTES", value)
+    result = run(register_task_definition)
+    assert result.code == exit_codes.EXIT_BAD_SETTING, (value, result.err)
+    [line] = result.err.splitlines()
+    assert line.startswith(f"error: TASK_IDLE_MINUTES={value!r} (from the environment)")
+    assert "or 0 to keep an unused task until its lifetime" in line
+    assert aws_calls == []
+    assert aws.ecs.list_task_definitions()["taskDefinitionArns"] == []
