@@ -1,5 +1,7 @@
 """Step 0: check the prerequisites before a task bills: network, security groups, roles, logs, EFS.
 
+It also says what a task of these settings costs an hour, and at most.
+
 Read-only: it creates and changes nothing. Each finding is one line on stderr with its fix,
 and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warnings allowed),
 1 when something would make the task fail or unreachable, 2 on a bad setting.
@@ -16,6 +18,7 @@ from plumbing import (
     ingress,
     licence_secret,
     output,
+    pricing,
     runner,
     service_linked_role,
 )
@@ -886,6 +889,38 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
     return key
 
 
+def check_cost(region: str, size: tuple[int, int], limits: tuple[int, int], spot: bool,
+               report: Findings) -> None:
+    """What a task costs here, and where the prices come from; what Spot and the idle stop mean."""
+    lifetime, idle = limits
+    prices = pricing.prices(region, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT)
+    line = pricing.run_estimate(
+        prices, *size, 1, spot, constants.ASSIGN_PUBLIC_IP == "ENABLED", lifetime, idle
+    )[0]
+    if "AccessDenied" in prices.source:
+        report.add(
+            "cost", WARNING, line,
+            "allow your identity pricing:GetProducts for this region's own prices",
+        )  # fmt: skip
+    else:
+        report.add("cost", OK, line)
+    if spot:
+        report.add(
+            "capacity",
+            OK,
+            "CAPACITY_PROVIDER=FARGATE_SPOT: AWS may take a Spot task back with two minutes' "
+            "warning (describe_task.py then says so); create_cluster.py gives the cluster Spot",
+        )
+    if idle and constants.SD_API_TRANSPORT == 2:
+        report.add(
+            "idle stop",
+            WARNING,
+            f"with SD_API_TRANSPORT=2 no TCP connection is ever seen: the task ends after "
+            f"{idle} minutes (TASK_IDLE_MINUTES) however it is used",
+            "set TASK_IDLE_MINUTES=0, or use SD_API_TRANSPORT=1",
+        )
+
+
 def check_prerequisites() -> int:
     subnet_ids = constants.SUBNET_NAME
     group_ids = constants.SEC_GROUP_NAME
@@ -896,6 +931,10 @@ def check_prerequisites() -> int:
     file_system_id = constants.EFS_FILE_SYSTEM_ID
     secret = constants.LICENSE_SECRET
     constants.check("IMAGE_NAME")  # used by the role check
+    size = constants.TASK_CPU, constants.TASK_MEMORY  # for the cost
+    limits = constants.TASK_LIFETIME_MINUTES, constants.TASK_IDLE_MINUTES
+    spot = constants.CAPACITY_PROVIDER == "FARGATE_SPOT"
+    constants.check("SD_API_TRANSPORT")
 
     sts = clients.client("sts")
     identity = sts.get_caller_identity()
@@ -949,6 +988,8 @@ def check_prerequisites() -> int:
                 clients.client("efs"), ec2, file_system_id, subnets, group_ids, report
             ),
         )
+
+    check_cost(region, size, limits, spot, report)
 
     problems = [finding for finding in report if finding.status == PROBLEM]
     warnings = [finding for finding in report if finding.status == WARNING]

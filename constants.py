@@ -35,7 +35,8 @@ EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecut
 
 DEFAULT_IMAGE = "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
 
-# The lifetime container: sleeps for TASK_LIFETIME_MINUTES, then exits 0, which stops the task.
+# The lifetime container: exits after TASK_LIFETIME_MINUTES, or after TASK_IDLE_MINUTES without
+# a connection to the server (plumbing/lifetime.py), which stops the task.
 # From Amazon ECR Public like the server's image, so the task needs no other route; pinned.
 LIFETIME_CONTAINER_NAME = "lifetime"
 LIFETIME_IMAGE = "public.ecr.aws/docker/library/busybox:1.36.1"
@@ -266,6 +267,18 @@ def _lifetime(name: str, value: str) -> int:
     return number
 
 
+def _idle(name: str, value: str) -> int:
+    number = _whole_number(value)
+    if number is None or number > 10080:
+        raise _bad(
+            name,
+            value,
+            "whole minutes from 1 to 10080 (a week) without a connection to the server after "
+            "which the task stops by itself, or 0 to keep an unused task until its lifetime",
+        )
+    return number
+
+
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
 
@@ -335,6 +348,9 @@ _SETTINGS: dict[str, Setting] = {
         )
     ),
     "TASK_LIFETIME_MINUTES": Setting(_lifetime, default="240"),
+    "TASK_IDLE_MINUTES": Setting(_idle, default="30"),
+    # FARGATE_SPOT: spare capacity at a lower price, which AWS may take back at two minutes' notice.
+    "CAPACITY_PROVIDER": Setting(_choice("FARGATE", "FARGATE_SPOT"), default="FARGATE"),
     # Seconds an AWS call may take in all, retries included, before the script gives up.
     "AWS_CALL_TIMEOUT": Setting(_integer(1, 600), default="25"),
 }

@@ -7,7 +7,18 @@ Right after run_task.py, ECS may not know or list a new task for a few seconds, 
 public IP may show after it runs: both are waited for, a few checks with growing pauses.
 """
 
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
+from plumbing import (
+    arguments,
+    clients,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    output,
+    pricing,
+    redaction,
+    runner,
+)
+from plumbing import lifetime as lifetime_limits
 
 import argparse
 import sys
@@ -31,6 +42,10 @@ STOP_HINTS = {
     "OutOfMemoryError": "the server ran out of memory: raise TASK_MEMORY",
     "EssentialContainerExited": "the server exited: check its logs (set LOG_GROUP) and that the "
     "CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+    "SpotInterruption": "AWS took back the Fargate Spot capacity the task ran on, after two "
+    "minutes' warning: not a crash, and nothing you did; start a new task with run_task.py, or "
+    "set CAPACITY_PROVIDER=FARGATE for one that is not interrupted",
 }
 # The execution role could not read LICENSE_SECRET when the task started.
 SECRET_HINT = (
@@ -66,19 +81,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def ended_by_lifetime(task: dict) -> bool:
-    """True when the lifetime container ran its course: ECS stopped the task because it exited 0."""
-    return ESSENTIAL_EXITED in (task.get("stoppedReason") or "") and any(
-        container["name"] == constants.LIFETIME_CONTAINER_NAME and container.get("exitCode") == 0
-        for container in task.get("containers", [])
-    )
+    """True when the lifetime container ended the task: its lifetime ran out, or it was unused."""
+    return lifetime_limits.how_it_ended(task) is not None
 
 
-def explain_stop(task: dict, lifetime: int | None = None) -> str:
+def explain_stop(task: dict, lifetime: int | None = None, idle: int | None = None) -> str:
     """Why a task stopped: its stop code and reason, each container's reason and exit code."""
     lines = []
-    if lifetime and ended_by_lifetime(task):
+    ended = lifetime_limits.how_it_ended(task)
+    if ended == "lifetime" and lifetime:
         lines.append(
             f"  ended after its lifetime of {lifetime} minutes (TASK_LIFETIME_MINUTES), as "
+            "planned: not a crash; start a new task with run_task.py"
+        )
+    if ended == "idle" and idle:
+        lines.append(
+            f"  ended after {idle} minutes without a connection (TASK_IDLE_MINUTES), as "
             "planned: not a crash; start a new task with run_task.py"
         )
     lines += [
@@ -91,7 +109,7 @@ def explain_stop(task: dict, lifetime: int | None = None) -> str:
             f"{container.get('exitCode', '-')}, reason: {redaction.aws_text(container.get('reason', '-'))}"
         )
     text = "\n".join(lines)
-    if lifetime and ended_by_lifetime(task):
+    if (ended == "lifetime" and lifetime) or (ended == "idle" and idle):
         return text
     hints = [hint for key, hint in STOP_HINTS.items() if key in text]
     if any(sign in text.lower() for sign in SECRET_SIGNS):
@@ -243,16 +261,21 @@ def describe_task(args: argparse.Namespace) -> int:
 
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
-        lifetime = ecs_tasks.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
+        limits = lifetime_limits.limits(definition_of(task)) if ended_by_lifetime(task) else ()
         output.say(
-            f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
+            f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n{explain_stop(task, *limits)}"
         )
     if stopped:
+        if all(lifetime_limits.how_it_ended(task) == "idle" for task in stopped):
+            raise errors.StepFailed("the task has ended, as nobody used it: nothing runs")
         if all(ended_by_lifetime(task) for task in stopped):
             raise errors.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
         raise errors.StepFailed("the task stopped instead of running: see the reasons above")
 
     ec2 = clients.client("ec2")
+    prices = pricing.prices(
+        ecs.meta.region_name, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT
+    )
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
@@ -273,6 +296,7 @@ def describe_task(args: argparse.Namespace) -> int:
         definition = definition_of(task)
         port = server_port(definition)
         lifetime = ecs_tasks.lifetime_minutes(definition)
+        idle = lifetime_limits.limits(definition)[1]
         stop_at, lifetime_line = stops_by_itself(task, lifetime)
         host = public_ip or private_ip
         summary.append(
@@ -284,10 +308,15 @@ def describe_task(args: argparse.Namespace) -> int:
                 "privateIp": private_ip,
                 "endpoint": f"{host}:{port}",
                 "lifetimeMinutes": lifetime,
+                "idleMinutes": idle,
                 "stopsBy": stop_at,
                 "stopSooner": STOP_SOONER,
             }
         )
+        cost = pricing.running_cost(
+            prices, task, public_ip is not None, lifetime, definition=definition
+        )
+        summary[-1]["cost"] = cost[1] if cost else None
         name = ecs_tasks.short_id(task["taskArn"])
         if public_ip:
             output.say(f"task {name} is RUNNING at {public_ip} (private {private_ip})")
@@ -303,6 +332,10 @@ def describe_task(args: argparse.Namespace) -> int:
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         output.say(f"task {name}: {lifetime_line}")
+        if idle:
+            output.say(f"task {name}: it also stops after {idle} minutes without a connection")
+        if cost:
+            output.say(f"task {name}: {cost[0]}")
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
         output.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:

@@ -4,8 +4,9 @@ Each run registers a new revision of the TASK_FAMILY_NAME family. The server's o
 (SD_API_TRANSPORT, SD_API_TCP_PORT, SD_API_TCP_LOCAL, SD_DEBUG_CRASH) go into the container's
 environment; /var/data is an EFS volume when EFS_FILE_SYSTEM_ID is set, else task storage.
 The licence key reaches the server from LICENSE_SECRET (ECS reads it when the task starts),
-never from the task definition. A second essential container sleeps TASK_LIFETIME_MINUTES,
-then exits, which stops the task (0: no such container, the task runs until stopped).
+never from the task definition. A second essential container exits after
+TASK_LIFETIME_MINUTES, or after TASK_IDLE_MINUTES without a connection to the server, which
+stops the task (both 0: no such container, the task runs until stopped).
 """
 
 from plumbing import (
@@ -19,6 +20,7 @@ from plumbing import (
     redaction,
     runner,
 )
+from plumbing import lifetime as lifetime_limits
 
 import os
 import sys
@@ -65,6 +67,12 @@ def warn_about_settings() -> None:
             "SD_API_TCP_LOCAL=1: the server will only listen on localhost inside the task, "
             "so the demos cannot reach it (use 0)"
         )
+    if constants.TASK_IDLE_MINUTES and constants.SD_API_TRANSPORT == 2:
+        output.warn(
+            "SD_API_TRANSPORT=2 with TASK_IDLE_MINUTES: no TCP connection is ever seen, so the "
+            f"task ends after {constants.TASK_IDLE_MINUTES} minutes however it is used "
+            "(set TASK_IDLE_MINUTES=0)"
+        )
     if constants.SD_DEBUG_CRASH == 1 and not constants.EFS_FILE_SYSTEM_ID:
         output.warn(
             "SD_DEBUG_CRASH=1 without EFS_FILE_SYSTEM_ID: crash dumps in /var/data "
@@ -90,12 +98,12 @@ def register_task_definition() -> int:
     # Every setting is checked before the first AWS call.
     constants.check(
         "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "IMAGE_NAME", "TASK_CPU", "TASK_MEMORY",
-        "TASK_LIFETIME_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL",
+        "TASK_LIFETIME_MINUTES", "TASK_IDLE_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL",
         "SD_DEBUG_CRASH", "LOG_GROUP", "EFS_FILE_SYSTEM_ID", "LICENSE_SECRET",
     )
     require_secret_for_rest()
     warn_about_settings()
-    lifetime = constants.TASK_LIFETIME_MINUTES
+    lifetime, idle = constants.TASK_LIFETIME_MINUTES, constants.TASK_IDLE_MINUTES
     ecs = clients.client("ecs")
     region = ecs.meta.region_name
     arn = constants.LICENSE_SECRET and secret_arn(
@@ -108,8 +116,8 @@ def register_task_definition() -> int:
         "essential": True,
         # Fargate only needs the task's cpu and memory, but local ECS emulators need them on
         # every container: the containers' hard limits add up to the task's.
-        "cpu": constants.TASK_CPU - (constants.LIFETIME_CPU if lifetime else 0),
-        "memory": constants.TASK_MEMORY - (constants.LIFETIME_MEMORY if lifetime else 0),
+        "cpu": constants.TASK_CPU - (constants.LIFETIME_CPU if lifetime or idle else 0),
+        "memory": constants.TASK_MEMORY - (constants.LIFETIME_MEMORY if lifetime or idle else 0),
         "portMappings": [{"containerPort": constants.SD_API_TCP_PORT, "protocol": "tcp"}],
         "environment": [
             {"name": "SD_API_TRANSPORT", "value": str(constants.SD_API_TRANSPORT)},
@@ -132,14 +140,16 @@ def register_task_definition() -> int:
                 "awslogs-stream-prefix": constants.CONTAINER_NAME,
             },
         }
-    # An essential container that sleeps TASK_LIFETIME_MINUTES, then exits 0: ECS then stops
-    # the task. sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand,
-    # it is killed after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
+    # An essential container that exits after TASK_LIFETIME_MINUTES (0), or after
+    # TASK_IDLE_MINUTES without a connection to the server's port (3): ECS then stops the task
+    # (plumbing/lifetime.py: busybox sh reading /proc/net/tcp; without an idle stop, a sleep).
+    # Its process runs as PID 1, which ignores SIGTERM: when the task is stopped by hand, it is
+    # killed after 2 s rather than ECS's default 30 s (its exit code is then 137).
     lifetime_container = {
         "name": constants.LIFETIME_CONTAINER_NAME,
         "image": constants.LIFETIME_IMAGE,
         "essential": True,
-        "command": ["sleep", str(lifetime * 60)],
+        "command": lifetime_limits.command(lifetime, idle, constants.SD_API_TCP_PORT),
         "stopTimeout": 2,
         "cpu": constants.LIFETIME_CPU,
         "memory": constants.LIFETIME_MEMORY,
@@ -166,7 +176,7 @@ def register_task_definition() -> int:
                 memory=str(constants.TASK_MEMORY),
                 # Order means nothing to ECS; moto reports only the first container of a task, so the
                 # lifetime container goes first for the rehearsal to show its exit.
-                containerDefinitions=[lifetime_container, server] if lifetime else [server],
+                containerDefinitions=[lifetime_container, server] if lifetime or idle else [server],
                 volumes=[data_volume],
                 tags=[constants.PROJECT_TAG],
             )
@@ -186,7 +196,13 @@ def register_task_definition() -> int:
         f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"
         if lifetime
         else "TASK_LIFETIME_MINUTES=0: a task of this revision runs, and bills, until stopped"
+        + (" or unused" if idle else "")
     )
+    if idle:
+        output.say(
+            f"and after {idle} minutes without a connection to port {constants.SD_API_TCP_PORT} "
+            "(TASK_IDLE_MINUTES)"
+        )
     return exit_codes.EXIT_OK
 
 

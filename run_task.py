@@ -15,9 +15,11 @@ from plumbing import (
     iam_propagation,
     ingress,
     output,
+    pricing,
     redaction,
     runner,
 )
+from plumbing import lifetime as lifetime_limits
 
 import argparse
 import sys
@@ -75,8 +77,11 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
 
 
-def say_lifetime(ecs, task_definition_arn: str) -> None:
-    """Say how long the tasks will live: their task definition's lifetime container decides."""
+def say_lifetime(ecs, task_definition_arn: str) -> dict | None:
+    """Say how long the tasks will live: their task definition's lifetime container decides.
+
+    Returns the task definition, None if it could not be read.
+    """
     try:
         definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)
     except ClientError as error:
@@ -87,7 +92,7 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
         return
     except deadlines.DeadlineExceeded as error:
         output.warn(f"could not read the task's lifetime: {error}")
-        return
+        return None
     lifetime = ecs_tasks.lifetime_minutes(definition["taskDefinition"])
     if lifetime:
         output.say(
@@ -99,6 +104,20 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
             f"{ecs_tasks.short_id(task_definition_arn)} has no lifetime limit: the task runs, and "
             "bills, until you stop it with stop_task.py"
         )
+    return definition["taskDefinition"]
+
+
+def cost_estimate(region: str, definition: dict, count: int, spot: bool) -> dict | None:
+    """Say what the started tasks cost an hour, and at most under their lifetime (and idle stop)."""
+    size = pricing.task_size(definition)
+    if size is None:
+        return None
+    lifetime, idle = lifetime_limits.limits(definition)
+    prices = pricing.prices(region, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT)
+    public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"
+    line, estimate = pricing.run_estimate(prices, *size, count, spot, public_ip, lifetime, idle)
+    output.say(line)
+    return estimate
 
 
 def run_task(args: argparse.Namespace) -> int:
@@ -113,6 +132,13 @@ def run_task(args: argparse.Namespace) -> int:
         }
     }
     port = constants.SD_API_TCP_PORT
+    spot = constants.CAPACITY_PROVIDER == "FARGATE_SPOT"
+    # Spot runs through the cluster's capacity provider (create_cluster.py adds it), not a launch type.
+    placement = (
+        {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+        if spot
+        else {"launchType": "FARGATE"}
+    )
     ecs = clients.client("ecs")
 
     running = ecs_tasks.our_tasks(ecs)
@@ -133,7 +159,7 @@ def run_task(args: argparse.Namespace) -> int:
             response = ecs.run_task(
                 cluster=constants.CLUSTER_NAME,
                 taskDefinition=task_definition,
-                launchType="FARGATE",
+                **placement,
                 platformVersion="LATEST",
                 count=count,
                 networkConfiguration=network_configuration,
@@ -148,7 +174,8 @@ def run_task(args: argparse.Namespace) -> int:
         else "no task started"
     )
     with errors.if_stopped_early(started_line):
-        output.show(response)
+        if response["failures"]:
+            output.show(response)
         for failure in response["failures"]:
             output.say(
                 "failure: "
@@ -174,7 +201,10 @@ def run_task(args: argparse.Namespace) -> int:
     with errors.if_stopped_early(started_line):
         for task in response["tasks"]:
             output.say(f"started task {ecs_tasks.short_id(task['taskArn'])} ({task['lastStatus']})")
-        say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
+        definition = say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
+        if definition:
+            response["cost"] = cost_estimate(ecs.meta.region_name, definition, len(started), spot)
+        output.show(response)
         output.say("next: describe_task.py waits for it to run and prints its address")
     return exit_codes.EXIT_OK
 

@@ -5,7 +5,7 @@ Right after run_task.py, ECS may not list a new task for a few seconds: when non
 it looks again a few times, with growing pauses, before saying there is nothing to stop.
 """
 
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, pricing, runner
 
 import argparse
 import sys
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
+    public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"  # for the cost: AWS bills the address
     ecs = clients.client("ecs")
     start = time.monotonic()
     for check in range(GRACE_CHECKS + 1):
@@ -90,19 +91,39 @@ def stop_tasks(args: argparse.Namespace) -> int:
             time.sleep(pause)
     finally:
         progress.close()
+
+    prices = pricing.prices(
+        ecs.meta.region_name, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT
+    )
+    costs = {task["taskArn"]: pricing.stopped_cost(prices, task, public_ip) for task in tasks}
     output.show(
         {
             "tasks": [
                 {
-                    key: task.get(key)
-                    for key in ("taskArn", "lastStatus", "stopCode", "stoppedReason")
+                    **{
+                        key: task.get(key)
+                        for key in ("taskArn", "lastStatus", "stopCode", "stoppedReason")
+                    },
+                    "costUsd": pricing.as_json(cost) if cost is not None else None,
                 }
                 for task in tasks
-            ]
+                for cost in [costs[task["taskArn"]]]
+            ],
+            "prices": prices.source,
         }
     )
     for task in tasks:
-        output.say(f"task {ecs_tasks.short_id(task['taskArn'])} is STOPPED")
+        cost = costs[task["taskArn"]]
+        output.say(
+            f"task {ecs_tasks.short_id(task['taskArn'])} is STOPPED; it cost "
+            + (pricing.dollars(cost) if cost is not None else "an unknown sum (no start time)")
+        )
+    known = [cost for cost in costs.values() if cost is not None]
+    if known:
+        output.say(
+            f"the stopped task(s) cost {pricing.dollars(sum(known))} in all "
+            f"(prices: {prices.source})"
+        )
     if failed:
         raise ecs_tasks.unstopped(failed, len(arns))
     return exit_codes.EXIT_OK

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plumbing import output
+from plumbing import lifetime, output
 from plumbing.deadlines import DeadlineExceeded
 from plumbing.errors import (
     NETWORK_ERRORS,
@@ -16,7 +16,6 @@ from plumbing.errors import (
 from plumbing.signals import Interrupted
 
 import random
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,20 +60,12 @@ def describe_tasks(ecs: Any, arns: list[str]) -> list[dict[str, Any]]:
 
 
 def lifetime_minutes(task_definition: dict[str, Any]) -> int | None:
-    """The lifetime a task definition gives its tasks: its lifetime container's sleep, in minutes.
+    """The lifetime a task definition gives its tasks, in minutes (plumbing/lifetime.py).
 
-    None when it has no lifetime container (the task runs until stopped).
+    None when it has no lifetime container, or one without a lifetime (the task runs until
+    stopped, or until unused).
     """
-    for container in task_definition.get("containerDefinitions", []):
-        command = container.get("command") or []
-        if (
-            container.get("name") == constants.LIFETIME_CONTAINER_NAME
-            and len(command) == 2
-            and command[0] == "sleep"
-            and re.fullmatch(r"[0-9]+", command[1])
-        ):
-            return int(command[1]) // 60
-    return None
+    return lifetime.limits(task_definition)[0]
 
 
 def wait_for_tasks(

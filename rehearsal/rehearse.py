@@ -15,7 +15,10 @@ container exits (--seconds-per-minute shortens the wait). --like-aws puts the st
 local AWS that behaves as AWS documents where moto forgives (tests/faults/aws_like.py): a new
 task unlisted and unknown for a moment, then PROVISIONING and PENDING, a public IP that shows
 late, a role that ECS cannot use for a few seconds after it was made; so the rehearsal shows
-the waits a real user sees.
+the waits a real user sees. After step 6 comes a forgotten trial:
+a task on Fargate Spot that nobody uses, ended by the idle stop, its minute shortened to a
+couple of seconds; the lifetime container's own command runs it, under busybox sh when busybox
+is installed.
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ CLUSTER = "sd-rehearsal"
 LICENCE = "rehearsal-licence"
 CLIENT_ADDRESS = "127.0.0.1/32"  # the one address the security group lets in
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR")
+FORGOTTEN_IDLE_MINUTES = 1
+FORGOTTEN_SECONDS_PER_MINUTE = 2  # the forgotten trial's minute, here
+# The lifetime container's exit code when the idle stop ends a task (plumbing/lifetime.py's;
+# not imported from there: importing the plumbing installs the step scripts' signal handlers).
+IDLE_EXIT_CODE = 3
+
+
+def lifetime_minutes(command: list[str]) -> int:
+    """The lifetime in the lifetime container's command: `sleep S`, or `sh -c SCRIPT $0 S ...`."""
+    return int(command[1] if command[0] == "sleep" else command[4]) // 60
 
 
 class RehearsalFailed(Exception):
@@ -75,6 +88,7 @@ class Rehearsal:
         self.seconds_per_minute = seconds_per_minute
         self.lifetime_minutes = lifetime_minutes  # None: the tutorial's default
         self.lifetime_timer: threading.Timer | None = None
+        self.idle_process: subprocess.Popen[bytes] | None = None
         self.moto = local_aws.MotoServer()
         self.like_aws = like_aws
         self.proxy = None  # with --like-aws: the steps' endpoint, in front of moto
@@ -97,6 +111,16 @@ class Rehearsal:
         self.interrupted = True
         if self.current_step and self.current_step.poll() is None:
             self.current_step.terminate()
+        self.end_idle_stop()
+
+    def end_idle_stop(self) -> None:
+        """End the lifetime container's command, its `sleep` with it (its own process group)."""
+        process = self.idle_process
+        if process and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except (AttributeError, OSError):  # no process groups (Windows), or already gone
+                process.terminate()
 
     def enter(self, stage: str) -> None:
         """Start a stage of the rehearsal, unless it was interrupted."""
@@ -275,10 +299,10 @@ class Rehearsal:
             for container in definition["containerDefinitions"]
             if container["name"] == "lifetime"
         ] or [None]
-        if lifetime is None:
-            print("the task has no lifetime container: it runs until stopped")
+        minutes = lifetime and lifetime_minutes(lifetime["command"])
+        if not minutes:
+            print("the task has no lifetime limit: it runs until stopped (or unused)")
             return
-        minutes = int(lifetime["command"][1]) // 60
         seconds = minutes * self.seconds_per_minute
         print(f"its lifetime container exits after {minutes} minutes (here in {seconds:g}s)")
         self.lifetime_timer = threading.Timer(seconds, self.end_of_lifetime, (task_arn, minutes))
@@ -352,9 +376,76 @@ class Rehearsal:
         remaining = self.step("Step 6: check no task is left", "list_tasks.py")
         if json.loads(remaining)["taskArns"]:
             raise RehearsalFailed("Step 6 failed: list_tasks.py still lists tasks")
+        self.forget_a_trial_on_spot()
         self.step("Step 6: delete the cluster", "delete_cluster.py")
         self.step("Step 6: delete the licence secret", "store_license.py", "--delete")
         self.step("Step 6: delete the prerequisites", "delete_prerequisites.py")
+
+    def forget_a_trial_on_spot(self) -> None:
+        """A task on Fargate Spot that nobody uses or stops: the idle stop ends it."""
+        spot = {"CAPACITY_PROVIDER": "FARGATE_SPOT"}
+        idle = {"TASK_IDLE_MINUTES": str(FORGOTTEN_IDLE_MINUTES)}
+        self.step(
+            f"A forgotten trial: a revision that ends after {FORGOTTEN_IDLE_MINUTES} minute unused",
+            "register_task_definition.py",
+            env=idle,
+        )
+        started = self.step(
+            "A forgotten trial: a task on Fargate Spot (CAPACITY_PROVIDER=FARGATE_SPOT)",
+            "run_task.py",
+            env=spot,
+        )
+        [task] = json.loads(started)["tasks"]
+        self.enter("Fargate's part: the lifetime container watches for connections; none come")
+        banner(self.stage)
+        ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
+        self.public_ip = local_aws.give_public_ip(ecs, ec2, CLUSTER, task["taskArn"])
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+            "taskDefinition"
+        ]
+        code = self.play_idle_stop(definition)
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if code != IDLE_EXIT_CODE:
+            raise RehearsalFailed(f"the idle stop did not end the task (exit code {code})")
+        ecs.stop_task(cluster=CLUSTER, task=task["taskArn"], reason="Essential container in task exited")
+        print(
+            f"[Fargate] the lifetime container exited {code} after {FORGOTTEN_IDLE_MINUTES} "
+            "minute without a connection: task stopped (Essential container in task exited)",
+            flush=True,
+        )
+        self.release_task_network()
+        remaining = self.step("A forgotten trial: nothing is left running", "list_tasks.py")
+        if json.loads(remaining)["taskArns"]:
+            raise RehearsalFailed("the idle stop left a task running")
+
+    def play_idle_stop(self, definition: dict) -> int:
+        """Run the lifetime container's command with its minute shortened; return its exit code."""
+        [lifetime] = [
+            container
+            for container in definition["containerDefinitions"]
+            if container["name"] == "lifetime"
+        ]
+        command = list(lifetime["command"])
+        scale = FORGOTTEN_SECONDS_PER_MINUTE / 60
+        # $1 lifetime, $2 idle time, $4 the poll, in seconds: shortened alike; $3 the port.
+        for position in (4, 5, 7):
+            seconds = int(command[position])
+            command[position] = str(max(1, round(seconds * scale)) if seconds else 0)
+        minute = f"a minute lasts {FORGOTTEN_SECONDS_PER_MINUTE:g}s here"
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            print(f"busybox is not installed: played without it ({minute}); nobody connects")
+            time.sleep(FORGOTTEN_IDLE_MINUTES * FORGOTTEN_SECONDS_PER_MINUTE)
+            return IDLE_EXIT_CODE
+        print(f"its command runs here under busybox sh ({minute}); nobody connects")
+        print("$ busybox " + shlex.join(command[:2]) + " '...' " + shlex.join(command[3:]))
+        self.idle_process = subprocess.Popen(
+            [busybox, *command], stdout=subprocess.PIPE, start_new_session=True
+        )
+        output, _ = self.idle_process.communicate(timeout=120)
+        print(output.decode(errors="replace").strip(), flush=True)
+        return self.idle_process.returncode
 
     def release_task_network(self) -> None:
         self.enter("Fargate's part: the stopped task's network interface goes")
@@ -452,6 +543,9 @@ class Rehearsal:
     def stop(self) -> None:
         if self.lifetime_timer:
             self.lifetime_timer.cancel()
+        self.end_idle_stop()
+        if self.idle_process:
+            self.idle_process.wait()
         local_aws.stop_process(self.api_server)
         if self.proxy:
             self.proxy.stop()

@@ -31,11 +31,13 @@ os.environ.update(
     ENV_FILE=os.devnull,
     # moto's EC2 loads thousands of AMIs for every fresh backend; no test uses one.
     MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+    # No price cached by a real run is read, and none is written: a folder that cannot exist.
+    XDG_CACHE_HOME=os.path.join(os.devnull, "no-cache"),
 )
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
 
-from plumbing import clients  # noqa: E402
+from plumbing import clients, pricing  # noqa: E402
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -92,6 +94,8 @@ SETTING_NAMES = [
     "LOG_GROUP",
     "LICENSE_SECRET",
     "TASK_LIFETIME_MINUTES",
+    "TASK_IDLE_MINUTES",
+    "CAPACITY_PROVIDER",
     "AWS_CALL_TIMEOUT",
 ]
 MY_ADDRESS = "203.0.113.7/32"
@@ -199,6 +203,10 @@ def stub(monkeypatch):
         return stubbers[service]
 
     monkeypatch.setattr(clients, "client", lambda service: stubber(service).client)
+    # The Price List client too: unstubbed, it answers an error, and the shipped table stands in.
+    monkeypatch.setattr(
+        pricing, "pricing_client", lambda profile=None, budget=25: stubber("pricing").client
+    )
     yield stubber
     for each in stubbers.values():
         each.assert_no_pending_responses()

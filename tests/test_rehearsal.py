@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +90,17 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
     assert "objects: 2 distinct (1, 2)" in output
     assert '"taskArns": []' in output
     assert "rehearsal passed" in output
+    # The cost lines (moto has no Price List: the shipped table, saying so), a forgotten
+    # trial on Fargate Spot, and the idle stop ending it, under busybox sh when installed.
+    assert "cost: $0.20 an hour for 1 task (4 vCPU, 8 GiB, Fargate On-Demand" in output
+    assert re.search(r"task \S+: costs \$0\.20 an hour .* at most \$0\.81 more", output)
+    assert "shipped with this project, as the Price List API answered" in output
+    assert "Fargate Spot priced as On-Demand" in output
+    idle_stop = output.split("A forgotten trial: a task on Fargate Spot")[1]
+    if shutil.which("busybox"):
+        assert "its command runs here under busybox sh" in idle_stop
+        assert "no connection to port" in idle_stop
+    assert "the lifetime container exited 3 after 1 minute without a connection" in idle_stop
     pids = started_pids(output)
     assert len(pids) == 2  # moto_server and the API server
     assert not any(alive(pid) for pid in pids)
@@ -137,6 +149,45 @@ def test_ctrl_c_stops_everything(tmp):
     time.sleep(0.2)
     assert not any(alive(pid) for pid in pids)
     assert list(tmp.iterdir()) == []
+
+
+def test_ctrl_c_during_the_idle_stop_stops_everything(tmp):
+    process = rehearse(tmp=tmp)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "its command runs here" in line or "busybox is not installed" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    output = "".join(seen) + rest
+    assert process.returncode == 130, output
+    assert "rehearsal interrupted" in output
+    time.sleep(0.2)
+    assert not any(alive(pid) for pid in started_pids(output))
+    # Nor the lifetime container's command, nor its sleep: no busybox of this run is left
+    # (found by the TMPDIR it inherited, this test's own).
+    assert not [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and f"TMPDIR={tmp}" in _environ_of(pid) and _is_busybox(pid)
+    ]
+    assert list(tmp.iterdir()) == []
+
+
+def _environ_of(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return environ.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _is_busybox(pid: str) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/exe").endswith("busybox")
+    except OSError:
+        return False
 
 
 def test_keep_stops_before_step_6_and_its_instructions_work_and_clean_up(tmp):

@@ -1,6 +1,7 @@
 """Settings: every missing or invalid value ends in one line and exit 2, before any AWS call."""
 
 from plumbing import exit_codes
+from plumbing import lifetime as lifetime_limits
 
 import os
 import subprocess
@@ -102,7 +103,10 @@ def test_defaults_go_into_the_task_definition(aws, run):
     definition = result.json()["taskDefinition"]
     assert (definition["cpu"], definition["memory"]) == ("4096", "8192")
     lifetime, container = definition["containerDefinitions"]
-    assert lifetime["name"] == "lifetime" and lifetime["command"] == ["sleep", str(240 * 60)]
+    # 240 minutes of lifetime, and the idle stop after 30 minutes without a connection on 9090.
+    assert lifetime["name"] == "lifetime" and lifetime["command"] == [
+        "sh", "-c", lifetime_limits.SCRIPT, "lifetime", str(240 * 60), str(30 * 60), "9090", "5"
+    ]  # fmt: skip
     assert container["image"] == "public.ecr.aws/j6h6k0h7/ml/sd-apiserver:latest"
     assert {e["name"]: e["value"] for e in container["environment"]} == {
         "SD_API_TRANSPORT": "1",

@@ -62,6 +62,8 @@ INVALID = {
     "LOG_GROUP": "bad group!",
     "LICENSE_SECRET": "the key itself!",
     "TASK_LIFETIME_MINUTES": "forever",
+    "TASK_IDLE_MINUTES": "10081",
+    "CAPACITY_PROVIDER": "EC2",
     "AWS_CALL_TIMEOUT": "0",
 }
 
