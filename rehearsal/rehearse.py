@@ -225,13 +225,18 @@ class Rehearsal:
             env_file.write("".join(line + "\n" for line in created.splitlines() if "=" in line))
         self.step("Step 0: check the prerequisites", "check_prerequisites.py")
 
-    def do_what_fargate_does(self, run_task_output: str) -> None:
-        """Give the task its public IP, read its licence secret, start the API server with it."""
+    def started_task(self, run_task_output: str) -> dict:
+        """The one task run_task.py says it started, as moto knows it."""
         [task] = json.loads(run_task_output)["tasks"]
         if self.like_aws:  # the steps see real task ids; moto keeps its own
             from faults.aws_like import moto_arn
 
             task["taskArn"] = moto_arn(task["taskArn"])
+        return task
+
+    def do_what_fargate_does(self, run_task_output: str) -> None:
+        """Give the task its public IP, read its licence secret, start the API server with it."""
+        task = self.started_task(run_task_output)
         self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
@@ -395,7 +400,7 @@ class Rehearsal:
             "run_task.py",
             env=spot,
         )
-        [task] = json.loads(started)["tasks"]
+        task = self.started_task(started)
         self.enter("Fargate's part: the lifetime container watches for connections; none come")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")

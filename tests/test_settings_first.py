@@ -84,6 +84,10 @@ def test_with_nothing_set_a_setting_is_named_not_the_region(clean_settings, run,
     assert len(result.err.splitlines()) == 1
 
 
+# The waits' grace for a task just started, at its shortest: nothing is started here.
+QUICK = {describe_task: ["--interval", "0.1"], stop_task: ["--interval", "0.1"]}
+
+
 @given(script=st.sampled_from(STEPS), name=st.sampled_from(sorted(INVALID)))
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -93,12 +97,12 @@ def test_a_bad_setting_a_step_uses_is_named_even_without_a_region(aws, run, scri
     saved = os.environ.get(name)
     os.environ[name] = INVALID[name]
     try:
-        with_region = run(script)
+        with_region = run(script, *QUICK.get(script, []))
         if with_region.code != exit_codes.EXIT_BAD_SETTING or name not in with_region.err:
             return  # this step does not use that setting (or reads another bad one first)
         region = os.environ.pop("AWS_DEFAULT_REGION")
         try:
-            without_region = run(script)
+            without_region = run(script, *QUICK.get(script, []))
         finally:
             os.environ["AWS_DEFAULT_REGION"] = region
         assert without_region.code == exit_codes.EXIT_BAD_SETTING, without_region.err
@@ -127,7 +131,7 @@ def test_every_setting_read_comes_before_the_first_client(ready, run, monkeypatc
 
     monkeypatch.setattr(constants, "__getattr__", reading)
     monkeypatch.setattr(clients, "client", making)
-    run(script)
+    run(script, *QUICK.get(script, []))
     assert "client" in trace
     first = trace.index("client")
     read_first = set(trace[:first])  # read again later is fine: already checked

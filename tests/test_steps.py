@@ -466,7 +466,7 @@ def test_describe_task_times_out(stub, stub_settings, run):
 
 def test_describe_task_with_nothing_started(aws, run):
     assert run(create_cluster).code == 0
-    result = run(describe_task)
+    result = run(describe_task, "--interval", "0.1")
     assert result.code == 1
     assert "no task of ours in cluster sd-test: start one with run_task.py" in result.err
 
@@ -482,7 +482,7 @@ def test_describe_task_unknown_task_id(ready, run):
 
 def test_stop_task_nothing_running(aws, run):
     assert run(create_cluster).code == 0
-    result = run(stop_task)
+    result = run(stop_task, "--interval", "0.1")
     assert result.code == 0
     assert "nothing to stop" in result.err
     assert result.json() == {"tasks": []}
