@@ -292,6 +292,9 @@ class Setting(NamedTuple):
 
 _SETTINGS: dict[str, Setting] = {
     "AWS_PROFILE_NAME": Setting(_pattern(r"\S+", "a profile name from ~/.aws/config")),
+    # How long a task started moments ago may stay unknown to ECS (MISSING) or unlisted: the
+    # ECS API is eventually consistent (RunTask reference).
+    "ECS_GRACE_SECONDS": Setting(_integer(0, 600), default="15"),
     "CLUSTER_NAME": Setting(
         _pattern(_NAME, _NAME_ALLOWED), required="a cluster name of " + _NAME_ALLOWED
     ),

@@ -63,10 +63,10 @@ STOP_SOONER = "python3 stop_task.py"
 # visible to all subsequent commands" (RunTask reference,
 # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html). A task started
 # a moment ago may be answered MISSING by DescribeTasks and left out by ListTasks: that is
-# "not yet", checked again this many times, pausing 1, 2, 4... seconds (at most --interval).
-GRACE_CHECKS = 4
+# "not yet" for ECS_GRACE_SECONDS, checked again pausing 1, 2, 4... seconds (at most --interval).
 # A Fargate task may be RUNNING before its network interface shows its public IP: that many
-# checks, pausing as above, before saying it has none.
+# checks in all (shared by every task described), pausing 1, 2, 4... seconds (at most
+# --interval), before saying it has none.
 PUBLIC_IP_CHECKS = 4
 
 
@@ -182,8 +182,9 @@ def rest_mode(definition: dict) -> bool:
 
 
 def backoff(interval: float, check: int) -> float:
-    """The pause before grace check number `check` (0, 1, ...): 1, 2, 4... s, at most `interval`."""
-    return min(interval, 2.0**check)
+    """The pause before grace check number `check` (0, 1, ...): 1, 2, 4... s, at most `interval`
+    (and at least a fifth of a second, so that a grace in seconds is not a burst of calls)."""
+    return max(min(interval, 2.0**check), 0.2)
 
 
 def newest_stopped(ecs, cluster: str) -> list[str]:
@@ -205,6 +206,7 @@ def newest_stopped(ecs, cluster: str) -> list[str]:
 def describe_task(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
+    grace = constants.ECS_GRACE_SECONDS
     ecs = clients.client("ecs")
     start = time.monotonic()
     arns = list(args.tasks)
@@ -228,7 +230,7 @@ def describe_task(args: argparse.Namespace) -> int:
                 ):
                     break
                 pause = args.interval
-            elif unseen < GRACE_CHECKS:  # just started? ECS may not know or list it yet
+            elif time.monotonic() - start < grace:  # just started? ECS may not know it yet
                 if missing:
                     status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet"
                 else:
@@ -237,7 +239,8 @@ def describe_task(args: argparse.Namespace) -> int:
             elif missing:
                 raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
-                    f"(checked {unseen + 1} times; stopped tasks are forgotten after about an hour)"
+                    f"(for {grace}s, ECS_GRACE_SECONDS; stopped tasks are forgotten after about an "
+                    "hour): check the task id, CLUSTER_NAME and the region"
                 )
             else:
                 arns = newest_stopped(ecs, cluster)
@@ -277,21 +280,23 @@ def describe_task(args: argparse.Namespace) -> int:
         ecs.meta.region_name, constants.AWS_PROFILE_NAME, budget=constants.AWS_CALL_TIMEOUT
     )
     summary = []
+    ip_checks = 0  # of PUBLIC_IP_CHECKS, used by the tasks so far
     for task in tasks:
         public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
         # Only an interface that EC2 shows without a public IP may still get one.
-        for check in range(PUBLIC_IP_CHECKS if assign_public_ip == "ENABLED" and seen else 0):
-            if public_ip:
-                break
-            elapsed, pause = time.monotonic() - start, backoff(args.interval, check)
-            if elapsed + pause > args.timeout:
+        waited = False
+        while not public_ip and assign_public_ip == "ENABLED" and seen:
+            elapsed, pause = time.monotonic() - start, min(args.interval, 2.0**ip_checks)
+            if ip_checks >= PUBLIC_IP_CHECKS or elapsed + pause > args.timeout:
                 break  # said below: no public IP (yet)
-            if check == 0:
+            if not waited:
                 output.say(
-                    f"task {ecs_tasks.short_id(task['taskArn'])} is RUNNING; waiting for its public "
-                    "IP to show"
+                    f"task {ecs_tasks.short_id(task['taskArn'])} is RUNNING; waiting for its "
+                    "public IP to show"
                 )
+            waited = True
             time.sleep(pause)
+            ip_checks += 1
             public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)

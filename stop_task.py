@@ -14,10 +14,10 @@ import time
 import constants
 
 # ECS is eventually consistent (RunTask reference,
-# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html): a task stopped
-# a moment after it started may still be answered MISSING; "not yet", this many times, pausing
-# 1, 2, 4... seconds (at most --interval).
-GRACE_CHECKS = 4
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html): a task started a
+# moment ago may be left out by ListTasks and answered MISSING by DescribeTasks, for up to
+# ECS_GRACE_SECONDS after this step starts; meanwhile it is looked for again, pausing 1, 2, 4...
+# seconds (at most --interval, at least 0.2).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,33 +27,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_wait_arguments(parser)
 
 
+def pause(interval: float, check: int) -> float:
+    return max(min(interval, 2.0**check), 0.2)
+
+
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
+    grace = constants.ECS_GRACE_SECONDS
     public_ip = constants.ASSIGN_PUBLIC_IP == "ENABLED"  # for the cost: AWS bills the address
     ecs = clients.client("ecs")
     start = time.monotonic()
-    for check in range(GRACE_CHECKS + 1):
+
+    def running() -> list[str]:
         if args.all:
-            arns = (
+            return (
                 ecs.get_paginator("list_tasks")
                 .paginate(cluster=cluster, desiredStatus="RUNNING")
                 .build_full_result()["taskArns"]
             )
-        else:
-            arns = ecs_tasks.our_tasks(ecs)
-        pause = min(args.interval, 2.0**check)
-        if arns or check == GRACE_CHECKS or time.monotonic() - start + pause > args.timeout:
-            break
+        return ecs_tasks.our_tasks(ecs)
+
+    check = 0
+    while not (arns := running()):
+        wait = pause(args.interval, check)
+        elapsed = time.monotonic() - start
+        if elapsed + wait > min(grace, args.timeout):
+            output.say(
+                f"no running task {'' if args.all else 'of ours '}in cluster {cluster} "
+                f"(listed {check + 1} times in {elapsed:.0f}s): nothing to stop"
+            )
+            output.show({"tasks": []})
+            return exit_codes.EXIT_OK
         if check == 0:  # a task started a moment ago may not be listed yet: look again
             output.say(f"no running task listed in cluster {cluster} yet: looking again")
-        time.sleep(pause)
-    if not arns:
-        output.say(
-            f"no running task {'' if args.all else 'of ours '}in cluster {cluster} "
-            f"(listed {check + 1} times): nothing to stop"
-        )
-        output.show({"tasks": []})
-        return exit_codes.EXIT_OK
+        time.sleep(wait)
+        check += 1
 
     def stop(arn: str) -> None:
         ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
@@ -67,28 +75,44 @@ def stop_tasks(args: argparse.Namespace) -> int:
 
     # One loop in sight rather than botocore's `tasks_stopped` waiter, which has no progress
     # line, no growing pause, and takes a task it does not find (MISSING) for a stopped one.
-    progress, unseen, start = output.Progress(), 0, time.monotonic()
+    # Until the grace is over, it also lists again: a task started moments before this step
+    # may be listed only now, and it is stopped too.
+    progress, unseen, listed_after_grace = output.Progress(), 0, False
     try:
         while True:
+            if not listed_after_grace:
+                listed_after_grace = time.monotonic() - start >= grace
+                late = [arn for arn in running() if arn not in arns]
+                if late:
+                    output.say(f"listed only now: {', '.join(map(ecs_tasks.short_id, late))}")
+                    arns += late
+                    late_failed = ecs_tasks.try_every_task(late, stop)
+                    failed.update(late_failed)
+                    stopping += [arn for arn in late if arn not in late_failed]
             tasks = ecs_tasks.describe_tasks(ecs, stopping)
             known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
             missing = [arn for arn in stopping if ecs_tasks.short_id(arn) not in known]
             status = ", ".join(f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
             ecs_tasks.last_status[:] = [status]  # for the line if --timeout ends the step
-            if missing and unseen >= GRACE_CHECKS:
+            elapsed = time.monotonic() - start
+            if missing and elapsed >= grace:
                 raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
-                    f"(checked {unseen + 1} times): list_tasks.py shows what still runs"
+                    f"(for {grace}s, ECS_GRACE_SECONDS): list_tasks.py shows what still runs"
                 )
-            if not missing and all(t["lastStatus"] == "STOPPED" for t in tasks):
+            settled = not missing and all(t["lastStatus"] == "STOPPED" for t in tasks)
+            if settled and listed_after_grace:
                 break
-            pause = min(args.interval, 2.0**unseen) if missing else args.interval
+            wait = pause(args.interval, unseen) if missing else args.interval
+            if settled:  # all stopped; the grace's last listing is still to come
+                wait = max(grace - elapsed, 0.0)
             unseen += bool(missing)
-            elapsed = time.monotonic() - start
-            if elapsed + pause > args.timeout:
+            if elapsed + wait > args.timeout:
+                if settled:
+                    break  # the late listing would outlast --timeout: what is stopped is said
                 raise errors.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
             progress.update(f"waiting: {status}", elapsed)
-            time.sleep(pause)
+            time.sleep(wait)
     finally:
         progress.close()
 

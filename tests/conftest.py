@@ -33,6 +33,9 @@ os.environ.update(
     MOTO_EC2_LOAD_DEFAULT_AMIS="false",
     # No price cached by a real run is read, and none is written: a folder that cannot exist.
     XDG_CACHE_HOME=os.path.join(os.devnull, "no-cache"),
+    # moto knows a task the moment it starts: a second of grace, not AWS's fifteen; the tests
+    # of the grace itself set their own.
+    ECS_GRACE_SECONDS="1",
 )
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]

@@ -513,9 +513,11 @@ def test_stop_task_stops_every_task_of_ours_and_only_ours(ready, run):
     assert ready.ecs.list_tasks(cluster="sd-test", desiredStatus="RUNNING")["taskArns"] == []
 
 
-def test_stop_task_waits_for_stopped(stub, stub_settings, run):
+def test_stop_task_waits_for_stopped(stub, stub_settings, run, monkeypatch):
+    monkeypatch.setenv("ECS_GRACE_SECONDS", "0")  # one listing after the stop, at once
     stub("ecs").add_response("list_tasks", {"taskArns": [TASK_ARN]})
     stub("ecs").add_response("stop_task", {"task": _task("RUNNING")})
+    stub("ecs").add_response("list_tasks", {"taskArns": []})  # the listing after the grace
     stub("ecs").add_response("describe_tasks", {"tasks": [_task("DEPROVISIONING")], "failures": []})
     stub("ecs").add_response(
         "describe_tasks",

@@ -84,6 +84,8 @@ class LikeAws:
     lag: DescribeTasks answers a new task as MISSING, and ListTasks leaves it out, for that
         many polls each. "The Amazon ECS API follows an eventual consistency model"
         (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html).
+    lag_seconds: as lag, but for that many seconds after RunTask, however often it is asked:
+        AWS's lag is a matter of time, not of how many polls a script makes.
     provisioning, pending: a new task shows PROVISIONING, then PENDING, for that many
         DescribeTasks answers before RUNNING (moto starts it RUNNING)
         (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html).
@@ -117,8 +119,10 @@ class LikeAws:
         iam_lag: int = 2,
         secret_lag: int = 0,
         service_linked_role: bool = True,
+        lag_seconds: float = 0.0,
     ) -> None:
         self.proxy, self.upstream = proxy, upstream
+        self.lag_seconds = lag_seconds
         self.lag, self.provisioning, self.pending = lag, provisioning, pending
         self.late_public_ip, self.iam_lag, self.secret_lag = late_public_ip, iam_lag, secret_lag
         self.unreadable: dict[str, int] = {}  # role name -> tasks still unable to read secrets
@@ -231,7 +235,7 @@ class LikeAws:
                 task.setdefault(
                     "createdAt", self.created.get(_task_id(task["taskArn"]), time.time() - 3600)
                 )
-                if fresh and fresh.missing > 0:
+                if fresh and (fresh.missing > 0 or self._too_new(task["taskArn"])):
                     fresh.missing -= 1
                     failures.append({"arn": task["taskArn"], "reason": "MISSING"})
                     continue
@@ -247,6 +251,11 @@ class LikeAws:
         answer.update(tasks=tasks, failures=failures)
         return status, _json_headers(headers), json.dumps(answer).encode()
 
+    def _too_new(self, task: str) -> bool:
+        """Whether a task (id or ARN) started less than lag_seconds ago."""
+        started = self.created.get(_task_id(task))
+        return started is not None and time.time() - started < self.lag_seconds
+
     def _list_tasks(self, call: Call) -> Answer:
         status, headers, body = self._forward_ecs(call)
         if status != 200:
@@ -255,7 +264,11 @@ class LikeAws:
         if call.params.get("desiredStatus") == "STOPPED":
             return status, headers, body  # a task that has stopped was started long enough ago
         with self.lock:
-            hidden = {task for task, fresh in self.fresh.items() if fresh.unlisted > 0}
+            hidden = {
+                task
+                for task, fresh in self.fresh.items()
+                if fresh.unlisted > 0 or self._too_new(task)
+            }
             for fresh in self.fresh.values():  # each ListTasks call brings AWS closer to consistent
                 fresh.unlisted -= 1
         listed = [arn for arn in answer.get("taskArns", []) if _task_id(arn) not in hidden]
