@@ -166,11 +166,22 @@ def ecs_service_linked_role(iam: Any) -> None:
 
     It is the account's, used by every ECS cluster: delete_prerequisites.py leaves it.
     """
-    found = service_linked_role.find(iam)
+    try:
+        found = service_linked_role.find(iam)
+        made = None if found else service_linked_role.create(iam)
+    except ClientError as error:
+        if errors.aws_error_code(error) not in errors.DENIED_CODES:
+            raise
+        # Not ours to give: the group and role are made, and the lines for .env still come.
+        output.warn(
+            f"could not check or create ECS's service-linked role {service_linked_role.NAME} "
+            f"({errors.describe_client_error(error)}): if the account has none, someone allowed "
+            f"iam:CreateServiceLinkedRole runs `{service_linked_role.CREATE_COMMAND}` once"
+        )
+        return
     if found:
         output.say(f"ECS's service-linked role {found} exists, kept")
         return
-    made = service_linked_role.create(iam)
     output.say(
         f"created ECS's service-linked role {made} (the account's, for every cluster: "
         "delete_prerequisites.py leaves it); IAM takes seconds to spread it"

@@ -3,7 +3,8 @@
 IAM is eventually consistent: a role, its trust policy or its permissions, just created or
 changed, "can take time to become visible" to other services
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
-Meanwhile ECS answers RegisterTaskDefinition or RunTask with "unable to assume the role", and
+Meanwhile ECS answers RegisterTaskDefinition or RunTask with "unable to assume the role" (or
+"Role is not valid"), and
 RunTask with "Unable to assume the service linked role" right after that role was made. A step
 tries again for a bounded time, saying why in one line:
 
@@ -32,7 +33,9 @@ def cannot_assume(error: BaseException) -> bool:
     if not isinstance(error, ClientError):
         return False
     message = str(error.response.get("Error", {}).get("Message", "")).lower()
-    return "unable to assume" in message
+    # RegisterTaskDefinition right after CreateRole has also been seen to answer
+    # "Role is not valid" for a role that is.
+    return "unable to assume" in message or "role is not valid" in message
 
 
 def _service_linked(error: ClientError) -> bool:
@@ -94,8 +97,9 @@ def attempts(limit: float | None = None) -> Iterator[Attempt]:
         if attempt.error is None:
             return
         waited = time.monotonic() - start
-        if waited + pause > limit:
+        if waited >= limit:
             raise errors.StepFailed(explain(attempt.error, waited))
+        pause = min(pause, limit - waited)  # the last try comes when the time is up
         role = (
             service_linked_role.NAME
             if _service_linked(attempt.error)

@@ -306,6 +306,22 @@ def test_an_account_without_the_service_linked_role(
     assert "ECS cannot assume AWSServiceRoleForECS yet" in started.err
 
 
+@pytest.mark.parametrize("denied", ["CreateServiceLinkedRole", "ListRoles"])
+def test_a_caller_who_may_not_make_the_service_linked_role_still_gets_the_rest(
+    through_proxy, new_account, aws_proxy, run, denied
+):
+    """The group and execution role are made and the lines for .env printed; the missing
+    service-linked role is a warning naming who must make it and how."""
+    message = f"User: arn:aws:iam::123456789012:user/dev is not authorized to perform: iam:{denied}"
+    aws_proxy.error(denied, "AccessDenied", message, status=403)
+    made = run(create_prerequisites, "--cidr", "203.0.113.7/32")
+    assert made.code == 0, made.err
+    names = {line.split("=", 1)[0] for line in made.out.strip().splitlines()}
+    assert names == {"SUBNET_NAME", "SEC_GROUP_NAME", "TASK_EXEC_ROLE"}
+    [warning] = [line for line in made.err.splitlines() if line.startswith("warning: could not")]
+    assert "AWSServiceRoleForECS" in warning and "create-service-linked-role" in warning
+
+
 # --- 5. Fargate's cpu/memory table
 
 
