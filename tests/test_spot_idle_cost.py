@@ -275,9 +275,11 @@ def test_a_spot_interruption_is_explained(stub, stub_settings, run):
 
 
 def test_stop_task_says_what_each_stopped_task_cost(stub, stub_settings, run):
+    stub_settings.setenv("ECS_GRACE_SECONDS", "0")  # one listing after the stop, at once
     began = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
     stub("ecs").add_response("list_tasks", {"taskArns": [TASK_ARN]})
     stub("ecs").add_response("stop_task", {"task": _task()})
+    stub("ecs").add_response("list_tasks", {"taskArns": []})  # the listing after the grace
     stopped = _task(
         lastStatus="STOPPED",
         pullStartedAt=began,
