@@ -2,15 +2,20 @@
 
 Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. For each
 running task it says when the task will stop by itself (its lifetime) and how to stop it
-sooner. A task that stops instead ends the wait with its stop code and reasons (exit 1).
+sooner. A task that stops instead ends the wait with its stop code and reasons, and the
+server's last lines (exit 1). Once a task runs, it checks from here that its server answers
+(Thrift getStatus, or HTTP in REST mode) within --timeout, and says which hop fails if not.
 """
 
 import argparse
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 import common
 import constants
+from plumbing import logs as server_logs
+from plumbing import ready
 
 SERVER_DEFAULT_PORT = 9090
 
@@ -23,8 +28,8 @@ STOP_HINTS = {
     "(TASK_EXEC_ROLE), the route to the internet, the EFS file system and its security group, "
     "and that LOG_GROUP exists",
     "OutOfMemoryError": "the server ran out of memory: raise TASK_MEMORY",
-    "EssentialContainerExited": "the server exited: check its logs (set LOG_GROUP) and that the "
-    "CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
+    "EssentialContainerExited": "the server exited: read its last lines below (all of them: "
+    "python3 logs.py TASK_ID) and check that the CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
 }
 # The execution role could not read LICENSE_SECRET when the task started.
 SECRET_HINT = (
@@ -46,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="task ids or ARNs (default: every task of ours)",
     )
     common.add_wait_arguments(parser)
+    parser.add_argument(
+        "--from-vpc",
+        action="store_true",
+        help="this machine is inside the task's VPC: check the server at its private IP too",
+    )
 
 
 def ended_by_lifetime(task: dict) -> bool:
@@ -142,6 +152,7 @@ def rest_mode(definition: dict) -> bool:
 
 
 def describe_task(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
     ecs = common.client("ecs")
@@ -179,6 +190,7 @@ def describe_task(args: argparse.Namespace) -> int:
         common.say(
             f"task {common.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
         )
+        common.say(server_logs.last_lines(lambda task=task: definition_of(task), task))
     if stopped:
         if all(ended_by_lifetime(task) for task in stopped):
             raise common.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
@@ -221,6 +233,24 @@ def describe_task(args: argparse.Namespace) -> int:
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         common.say(f"task {name}: {lifetime_line}")
+        if public_ip or args.from_vpc:
+            answer = ready.check(
+                name, host, port, definition,
+                seconds=args.timeout - (time.monotonic() - started) - 1,
+                interval=args.interval,
+                last_lines=lambda task=task, definition=definition: server_logs.last_lines(
+                    lambda: definition, task
+                ),
+            )
+            summary[-1]["server"] = answer.status or {"answers": True}
+            common.say(f"task {name}: the server answers at {host}:{port}: {answer.summary()}")
+            if answer.hop == ready.ACTIVATED:
+                common.say(f"task {name}: activate it first: cd demo && python3 activate_server.py --host {host} --port {port}")
+        else:
+            common.say(
+                f"task {name}: not checked whether the server answers: this machine has no route "
+                f"to the private IP {private_ip} (from inside the VPC: describe_task.py --from-vpc)"
+            )
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
         common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:

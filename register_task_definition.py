@@ -6,6 +6,8 @@ environment; /var/data is an EFS volume when EFS_FILE_SYSTEM_ID is set, else tas
 The licence key reaches the server from LICENSE_SECRET (ECS reads it when the task starts),
 never from the task definition. A second essential container sleeps TASK_LIFETIME_MINUTES,
 then exits, which stops the task (0: no such container, the task runs until stopped).
+Both containers' output goes to CloudWatch Logs, to LOG_GROUP (by default /ecs/ + the family,
+made here when missing, kept LOG_RETENTION_DAYS; LOG_GROUP=off for none).
 """
 
 import os
@@ -13,6 +15,7 @@ import sys
 
 import common
 import constants
+from plumbing import log_group
 
 
 def require_secret_for_rest() -> None:
@@ -117,7 +120,9 @@ def lifetime_container(minutes: int) -> dict:
 
 
 def register_task_definition() -> int:
-    constants.check("TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "EFS_FILE_SYSTEM_ID")
+    constants.check(
+        "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "LOG_RETENTION_DAYS", "EFS_FILE_SYSTEM_ID"
+    )
     require_secret_for_rest()
     lifetime = constants.TASK_LIFETIME_MINUTES
     # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every
@@ -159,20 +164,31 @@ def register_task_definition() -> int:
     containers = [container]
     if lifetime:
         containers.insert(0, lifetime_container(lifetime))
+        if logging:
+            containers[0]["logConfiguration"] = logging
 
-    response = ecs.register_task_definition(
-        family=family,
-        executionRoleArn=execution_role,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
-        runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-        cpu=str(constants.TASK_CPU),
-        memory=str(constants.TASK_MEMORY),
-        containerDefinitions=containers,
-        volumes=volumes,
-        tags=[constants.PROJECT_TAG],
-    )
+    if logging:
+        logs = common.client("logs")
+        made = log_group.ensure(logs, constants.LOG_GROUP, constants.LOG_RETENTION_DAYS)
+        common.say(made)
+    else:
+        logs, made = None, ""
+        common.say("LOG_GROUP=off: the servers' output will not be kept anywhere")
+
+    with log_group.removed_if_failed(logs, constants.LOG_GROUP, made):
+        response = ecs.register_task_definition(
+            family=family,
+            executionRoleArn=execution_role,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
+            runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+            cpu=str(constants.TASK_CPU),
+            memory=str(constants.TASK_MEMORY),
+            containerDefinitions=containers,
+            volumes=volumes,
+            tags=[constants.PROJECT_TAG],
+        )
     common.show(response)
     definition = response["taskDefinition"]
     common.say(
