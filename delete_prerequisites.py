@@ -1,7 +1,7 @@
-"""Optional: delete what create_prerequisites.py made: its security group(s) and execution role.
+"""Optional: delete what create_prerequisites.py made: its security group(s), execution role and log group.
 
 Finds them by this project's tag (and their names), in every VPC of the region, and touches
-nothing else. Refuses, deleting nothing, while a network interface (a running task, say)
+nothing else (the log group LOG_GROUP only when it carries the project's tag). Refuses, deleting nothing, while a network interface (a running task, say)
 still uses one of the groups: stop the task with stop_task.py first.
 """
 
@@ -11,6 +11,7 @@ import sys
 
 import common
 import constants
+from plumbing import log_group
 
 
 def our_groups(ec2) -> list[dict]:
@@ -69,9 +70,16 @@ def delete_prerequisites() -> int:
             iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
         iam.delete_role(RoleName=name)
         common.say(f"deleted role {name}")
-    if not (groups or roles):
+    logs_deleted = []
+    if constants.LOG_GROUP:
+        said = log_group.delete_if_ours(common.client("logs"), constants.LOG_GROUP)
+        if said:
+            common.say(said)
+            if said.startswith("deleted"):
+                logs_deleted.append(constants.LOG_GROUP)
+    if not (groups or roles or logs_deleted):
         common.say("nothing of create_prerequisites.py's found: nothing to delete")
-    common.show({"deleted": {"securityGroups": groups, "roles": roles}})
+    common.show({"deleted": {"securityGroups": groups, "roles": roles, "logGroups": logs_deleted}})
     return common.EXIT_OK
 
 

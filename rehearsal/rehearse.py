@@ -39,6 +39,18 @@ CLIENT_ADDRESS = "127.0.0.1/32"  # the one address the security group lets in
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR")
 
 
+def awslogs_stream(definition: dict, task_arn: str) -> tuple[str, str] | None:
+    """(group, stream) where ECS's awslogs driver puts the server's output: the stream is
+    PREFIX/CONTAINER/TASK_ID. None when the task definition keeps no logs."""
+    for container in definition["containerDefinitions"]:
+        config = container.get("logConfiguration") or {}
+        if container["name"] == "sd-apiserver" and config.get("logDriver") == "awslogs":
+            options = config["options"]
+            prefix, name = options["awslogs-stream-prefix"], container["name"]
+            return options["awslogs-group"], f"{prefix}/{name}/{task_arn.rsplit('/', 1)[-1]}"
+    return None
+
+
 class RehearsalFailed(Exception):
     """A step did not do what the tutorial says; the message names it."""
 
@@ -192,17 +204,19 @@ class Rehearsal:
         ]
         server_environment = self.container_environment(definition)
         log = self.workdir / "api-server.log"
+        command = [sys.executable, "-m", "localserver", "--host", public_ip, "--detector", "marker"]
+        logged = awslogs_stream(definition, task["taskArn"])
+        if logged:
+            # The awslogs driver's part: the server's output into the local CloudWatch Logs.
+            group, stream = logged
+            command = [
+                *(sys.executable, "-m", "rehearsal.awslogs_driver", "--group", group),
+                *("--stream", stream, "--file", str(log), "--", *command),
+            ]
+            server_environment = {**server_environment, **self.env}
         with open(log, "w") as log_file:
             self.api_server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "localserver",
-                    "--host",
-                    public_ip,
-                    "--detector",
-                    "marker",
-                ],
+                command,
                 cwd=ROOT,
                 env=server_environment,
                 stdout=subprocess.DEVNULL,
@@ -218,6 +232,8 @@ class Rehearsal:
                 )
             time.sleep(0.1)
         print(f"{log.read_text().strip()} (pid {self.api_server.pid})\nits log: {log}")
+        if logged:
+            print(f"its output goes to log group {logged[0]}, stream {logged[1]}, as on ECS")
         self.play_lifetime(task["taskArn"], definition)
 
     def container_environment(self, definition: dict) -> dict[str, str]:
@@ -320,6 +336,9 @@ class Rehearsal:
             self.try_rest_demo(host, port, picture)
         else:
             self.try_thrift_demos(host, port, picture)
+        shown = self.step("Step 5: the server's log lines", "logs.py", "--lines", "20")
+        if "listening" not in shown:
+            raise RehearsalFailed("Step 5 failed: logs.py did not show the server's lines")
         if keep:
             return
         self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
@@ -413,7 +432,8 @@ class Rehearsal:
             "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()) + "\n"
             "python3 describe_task.py  # the task is RUNNING; its API server answers at "
             f"{host}:{port}\n"
-            f"(cd demo && python3 get_status.py --host {host} --port {port})\n\n"
+            f"(cd demo && python3 get_status.py --host {host} --port {port})\n"
+            "python3 logs.py --follow  # the server's lines as they come (Ctrl-C to stop)\n\n"
             "A task you start yourself gets no public IP here (moto gives none) and no server.\n"
             "When you are done, step 6 and the clean-up of the local stand-ins:\n\n"
             "python3 stop_task.py --interval 1\n"
