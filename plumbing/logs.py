@@ -99,9 +99,14 @@ class StreamReader:
         self.since_ms: int | None = None
 
     def _call(self, **params: Any) -> dict[str, Any] | None:
+        # The time window goes with every call, a token's too, so that every page is cut alike.
+        window = {"startTime": self.since_ms} if self.since_ms is not None else {}
         try:
             return self.logs.get_log_events(
-                logGroupName=self.place.group, logStreamName=self.place.stream, **params
+                logGroupName=self.place.group,
+                logStreamName=self.place.stream,
+                **window,
+                **params,
             )
         except common.ClientError as error:
             if common.aws_error_code(error) == NOT_FOUND:
@@ -111,16 +116,15 @@ class StreamReader:
     def first(self, since_ms: int | None = None, last: int | None = None) -> list[dict]:
         """The events since `since_ms` (all kept ones by default), only the `last` ones if given."""
         self.since_ms = since_ms
-        window = {"startTime": since_ms} if since_ms is not None else {}
         if last is not None:
             # The newest `last` events in one call, oldest first; its forward token follows on.
-            page = self._call(startFromHead=False, limit=max(1, min(last, EVENTS_MOST)), **window)
+            page = self._call(startFromHead=False, limit=max(1, min(last, EVENTS_MOST)))
             if page is None:
                 return []
             self.token = page.get("nextForwardToken")
             return page.get("events", [])[-last:] if last else []
         events = []
-        page = self._call(startFromHead=True, **window)
+        page = self._call(startFromHead=True)
         while page is not None:
             events += page.get("events", [])
             token = page.get("nextForwardToken")

@@ -5,7 +5,7 @@ load its models, or the security group may keep this machine out. `ask` tries th
 in turn (a TCP connection, an answer, the server activated): Thrift's `getStatus` on
 transport 1, written here in the strict binary protocol the server speaks (the same bytes as
 demo/sdclient.py's call, without needing the demos' requirements), or an HTTP request on
-transport 4. Nothing but the socket module is used.
+transport 4.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ class _Parser:
             kind = self.number(">b")
             if kind == _STOP:
                 return found
-            found[self.number(">h")] = self.value(kind, depth)
+            field_id = self.number(">h")
+            found[field_id] = self.value(kind, depth)
 
 
 def _parse_status(data: bytes) -> dict:
