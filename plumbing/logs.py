@@ -119,17 +119,16 @@ class StreamReader:
         if last is not None:
             # The newest `last` events in one call, oldest first; its forward token follows on.
             page = self._call(startFromHead=False, limit=max(1, min(last, EVENTS_MOST)))
-            if page is None:
-                return []
+            if page is None or not page.get("events"):
+                return []  # no token kept: the next read starts from the stream's head
             self.token = page.get("nextForwardToken")
-            return page.get("events", [])[-last:] if last else []
+            return page["events"][-last:]
         events = []
         page = self._call(startFromHead=True)
-        while page is not None:
-            events += page.get("events", [])
+        while page is not None and page.get("events"):
+            events += page["events"]
             token = page.get("nextForwardToken")
-            if not page.get("events") or token in (None, self.token):
-                self.token = token or self.token
+            if token in (None, self.token):
                 break
             self.token = token
             page = self._call(startFromHead=True, nextToken=token)

@@ -433,7 +433,7 @@ class Rehearsal:
             "python3 describe_task.py  # the task is RUNNING; its API server answers at "
             f"{host}:{port}\n"
             f"(cd demo && python3 get_status.py --host {host} --port {port})\n"
-            "python3 logs.py --follow  # the server's lines as they come (Ctrl-C to stop)\n\n"
+            "python3 logs.py --lines 20  # its last lines (--follow: as they come, until it stops)\n\n"
             "A task you start yourself gets no public IP here (moto gives none) and no server.\n"
             "When you are done, step 6 and the clean-up of the local stand-ins:\n\n"
             "python3 stop_task.py --interval 1\n"
