@@ -58,26 +58,20 @@ def measure_live_tail(logs, group_arn: str, group: str, stream: str, lines: int)
     response = logs.start_live_tail(logGroupIdentifiers=[group_arn], logStreamNames=[stream])
     events = response["responseStream"]
     writer = threading.Thread(target=_write, args=(logs, group, stream, lines, written, "tail"))
-    started = threading.Event()
-
-    def start_writing() -> None:
-        started.wait(30)
-        writer.start()
-
-    threading.Thread(target=start_writing, daemon=True).start()
     deadline = time.monotonic() + lines * 2 + 120
-    for event in events:
-        if "sessionStart" in event:
-            started.set()
-        for entry in event.get("sessionUpdate", {}).get("sessionResults", []):
-            if entry["message"] in written:
-                delays.append(time.monotonic() - written[entry["message"]])
-        if len(delays) >= lines or time.monotonic() > deadline:
-            break
-    started.set()
-    events.close()
-    if writer.is_alive() or writer.ident:
-        writer.join()
+    try:
+        for event in events:
+            if "sessionStart" in event and not writer.ident:
+                writer.start()  # the session is open: every line written from now on comes
+            for entry in event.get("sessionUpdate", {}).get("sessionResults", []):
+                if entry["message"] in written:
+                    delays.append(time.monotonic() - written[entry["message"]])
+            if len(delays) >= lines or time.monotonic() > deadline:
+                break
+    finally:
+        events.close()
+        if writer.ident:
+            writer.join()
     return delays
 
 
