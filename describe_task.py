@@ -235,7 +235,10 @@ def describe_task(args: argparse.Namespace) -> int:
         common.say(f"task {name}: {lifetime_line}")
         if public_ip or args.from_vpc:
             answer = ready.check(
-                name, host, port, definition,
+                name,
+                host,
+                port,
+                definition,
                 seconds=args.timeout - (time.monotonic() - started) - 1,
                 interval=args.interval,
                 last_lines=lambda task=task, definition=definition: server_logs.last_lines(
@@ -243,14 +246,8 @@ def describe_task(args: argparse.Namespace) -> int:
                 ),
             )
             summary[-1]["server"] = answer.status or {"answers": True}
-            common.say(f"task {name}: the server answers at {host}:{port}: {answer.summary()}")
-            if answer.hop == ready.ACTIVATED:
-                common.say(f"task {name}: activate it first: cd demo && python3 activate_server.py --host {host} --port {port}")
         else:
-            common.say(
-                f"task {name}: not checked whether the server answers: this machine has no route "
-                f"to the private IP {private_ip} (from inside the VPC: describe_task.py --from-vpc)"
-            )
+            common.say(ready.not_checked(name, private_ip))
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
         common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:

@@ -269,10 +269,14 @@ def check(
         )
     finally:
         progress.close()
-    if answer.hop == READY:
+    if answer.hop == READY or (answer.hop == ACTIVATED and not with_licence):
+        common.say(f"task {name}: the server answers at {host}:{port}: {answer.summary()}")
+        if answer.hop == ACTIVATED:  # no licence at start: activated by hand
+            common.say(
+                f"task {name}: activate it first: cd demo && python3 activate_server.py "
+                f"--host {host} --port {port}"
+            )
         return answer
-    if answer.hop == ACTIVATED and not with_licence:
-        return answer  # activated by hand, with demo/activate_server.py: said by the caller
     where = f"{host}:{port}"
     after = f"after {seconds:.0f}s (--timeout)"
     if answer.hop == CONNECT and answer.detail.startswith("refused"):
@@ -301,4 +305,12 @@ def check(
         f"task {name}: the server at {where} answers but is not activated {after}, although "
         "it got LICENSE_SECRET's key at start: the key was refused or could not be checked "
         "online (its last lines are above)"
+    )
+
+
+def not_checked(name: str, private_ip: str | None) -> str:
+    """The line for a task with only a private IP: said, not waited for."""
+    return (
+        f"task {name}: not checked whether the server answers: this machine has no route to "
+        f"the private IP {private_ip} (from inside the VPC: describe_task.py --from-vpc)"
     )
