@@ -18,7 +18,11 @@ import constants
 def find(logs: Any, name: str) -> dict[str, Any] | None:
     """The log group named exactly `name`, or None."""
     # DescribeLogGroups matches a prefix: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeLogGroups.html
-    groups = common.paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    groups = (
+        logs.get_paginator("describe_log_groups")
+        .paginate(logGroupNamePrefix=name)
+        .build_full_result()["logGroups"]
+    )
     return next((group for group in groups if group["logGroupName"] == name), None)
 
 
