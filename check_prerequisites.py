@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
 import constants
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
@@ -56,7 +56,7 @@ class Findings(list):
     def add(self, check: str, status: str, message: str, fix: str = "") -> None:
         finding = Finding(check, status, message, fix)
         self.append(finding)
-        common.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
+        output.say(f"{status}: {message}" + (f" -> fix: {fix}" if fix else ""))
 
     def guarded(self, check: str, body: Callable[[], Any]) -> Any:
         """Run one check; a permission the caller lacks to look becomes a warning, not a failure."""
@@ -73,13 +73,13 @@ class Findings(list):
         self.add(
             check,
             WARNING,
-            f"could not check the {check}: {common.describe_client_error(error)}",
+            f"could not check the {check}: {errors.describe_client_error(error)}",
             "give your identity the read permissions in the README's IAM table, or check it by hand",
         )
 
 
 def denied(error: ClientError) -> bool:
-    return common.aws_error_code(error) in common.DENIED_CODES
+    return errors.aws_error_code(error) in errors.DENIED_CODES
 
 
 # --- network
@@ -157,7 +157,7 @@ def check_subnets(
         try:
             subnets += ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
         except ClientError as error:
-            if common.aws_error_code(error) != "InvalidSubnetID.NotFound":
+            if errors.aws_error_code(error) != "InvalidSubnetID.NotFound":
                 raise
             report.add(
                 "subnet",
@@ -258,7 +258,7 @@ def check_security_groups(
         try:
             groups += ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
         except ClientError as error:
-            if common.aws_error_code(error) not in (
+            if errors.aws_error_code(error) not in (
                 "InvalidGroup.NotFound",
                 "InvalidGroupId.Malformed",
             ):
@@ -292,12 +292,12 @@ def check_security_groups(
             f"add an inbound TCP {port} rule for your own address (for example "
             "`create_prerequisites.py --cidr YOUR.IP/32`)",
         )
-    elif common.open_to_the_internet(allowed_in):
+    elif ingress.open_to_the_internet(allowed_in):
         report.add(
             "security group",
             WARNING,
             f"TCP port {port} is open to the whole internet "
-            f"({', '.join(common.open_to_the_internet(allowed_in))}) in {names}; the API has no "
+            f"({', '.join(ingress.open_to_the_internet(allowed_in))}) in {names}; the API has no "
             "authentication",
             "allow only your own address (YOUR.IP/32)",
         )
@@ -500,7 +500,7 @@ def check_role(
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as error:
-        if common.aws_error_code(error) != "NoSuchEntity":
+        if errors.aws_error_code(error) != "NoSuchEntity":
             raise
         report.add(
             "execution role",
@@ -566,8 +566,8 @@ def check_role(
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        resource = common.secret_arn(secret, region, identity["Account"])
-        actions = common.secret_read_actions(resource)
+        resource = licence_secret.secret_arn(secret, region, identity["Account"])
+        actions = licence_secret.secret_read_actions(resource)
         needs.append(
             Need(
                 f"read LICENSE_SECRET {resource}",
@@ -622,7 +622,7 @@ def check_file_system(
     try:
         efs.describe_file_systems(FileSystemId=file_system_id)
     except ClientError as error:
-        if common.aws_error_code(error) != "FileSystemNotFound":
+        if errors.aws_error_code(error) != "FileSystemNotFound":
             raise
         report.add(
             "file system",
@@ -719,17 +719,17 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
     """LICENSE_SECRET exists (its value is never read); the ARN of its own KMS key, if any."""
     try:
         if secret.startswith("arn:") and ":secretsmanager:" in secret:
-            key = common.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
+            key = clients.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
         else:
             name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
-            found = common.client("ssm").describe_parameters(
+            found = clients.client("ssm").describe_parameters(
                 ParameterFilters=[{"Key": "Name", "Values": [name]}]
             )["Parameters"]
             if not found:
                 raise ClientError({"Error": {"Code": "ParameterNotFound"}}, "DescribeParameters")
             key = found[0].get("KeyId")
     except ClientError as error:
-        if common.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
+        if errors.aws_error_code(error) not in ("ResourceNotFoundException", "ParameterNotFound"):
             raise
         report.add(
             "licence secret",
@@ -742,7 +742,7 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
     if key in AWS_MANAGED_KEYS:
         return None
     if ":key/" not in key:  # an alias or a bare id: the policy names the key's ARN
-        key = common.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+        key = clients.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
     return key
 
 
@@ -757,7 +757,7 @@ def check_prerequisites() -> int:
     secret = constants.LICENSE_SECRET
     constants.check("IMAGE_NAME")  # used by the role check
 
-    sts = common.client("sts")
+    sts = clients.client("sts")
     identity = sts.get_caller_identity()
     region = sts.meta.region_name
     report = Findings()
@@ -765,7 +765,7 @@ def check_prerequisites() -> int:
         "identity", OK, f"AWS account {identity['Account']} as {identity['Arn']} in {region}"
     )
 
-    ec2 = common.client("ec2")
+    ec2 = clients.client("ec2")
     subnets = (
         report.guarded("subnets", lambda: check_subnets(ec2, subnet_ids, assign_public_ip, report))
         or []
@@ -792,23 +792,23 @@ def check_prerequisites() -> int:
     )
     report.guarded(
         "execution role",
-        lambda: check_role(common.client("iam"), role_arn, identity, region, secret_key, report),
+        lambda: check_role(clients.client("iam"), role_arn, identity, region, secret_key, report),
     )
     if log_group:
         report.guarded(
-            "log group", lambda: check_log_group(common.client("logs"), log_group, report)
+            "log group", lambda: check_log_group(clients.client("logs"), log_group, report)
         )
     if file_system_id:
         report.guarded(
             "file system",
             lambda: check_file_system(
-                common.client("efs"), ec2, file_system_id, subnets, group_ids, report
+                clients.client("efs"), ec2, file_system_id, subnets, group_ids, report
             ),
         )
 
     problems = [finding for finding in report if finding.status == PROBLEM]
     warnings = [finding for finding in report if finding.status == WARNING]
-    common.show(
+    output.show(
         {
             "account": identity["Account"],
             "identity": identity["Arn"],
@@ -818,17 +818,17 @@ def check_prerequisites() -> int:
         }
     )
     if problems:
-        common.say(
+        output.say(
             f"{len(problems)} problem(s) would stop or hide the task: fix them before run_task.py"
         )
-        return common.EXIT_FAILED
-    common.say(f"ready for the tutorial ({len(warnings)} warning(s))")
-    return common.EXIT_OK
+        return exit_codes.EXIT_FAILED
+    output.say(f"ready for the tutorial ({len(warnings)} warning(s))")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(check_prerequisites)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(check_prerequisites)
 
 
 if __name__ == "__main__":

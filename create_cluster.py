@@ -5,26 +5,26 @@ Creating a cluster that already exists is harmless: ECS returns the existing one
 
 import sys
 
-import common
+from plumbing import arguments, clients, exit_codes, output, runner
 import constants
 
 
 def create_cluster() -> int:
     constants.check("CLUSTER_NAME")
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     response = ecs.create_cluster(
         clusterName=constants.CLUSTER_NAME,
         tags=[constants.PROJECT_TAG],
     )
-    common.show(response)
+    output.show(response)
     cluster = response["cluster"]
-    common.say(f"cluster {cluster['clusterName']} is {cluster['status']}")
-    return common.EXIT_OK
+    output.say(f"cluster {cluster['clusterName']} is {cluster['status']}")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(create_cluster)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(create_cluster)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner, tags
 import constants
 from plumbing import log_group
 
@@ -64,7 +64,7 @@ def find_vpc(ec2: Any, subnets: list[str] | None) -> tuple[str, list[str]]:
         return found[0]["VpcId"], subnets
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
-        raise common.StepFailed(
+        raise errors.StepFailed(
             f"no default VPC in {ec2.meta.region_name}: set SUBNET_NAME to a subnet of the VPC "
             "to use, and run this again"
         )
@@ -99,8 +99,8 @@ def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -
             {"Name": "group-name", "Values": [constants.SECURITY_GROUP_NAME]},
         ]
     )["SecurityGroups"]
-    if found and not common.is_ours(found[0].get("Tags")):
-        raise common.StepFailed(
+    if found and not tags.is_ours(found[0].get("Tags")):
+        raise errors.StepFailed(
             f"security group {found[0]['GroupId']} named {constants.SECURITY_GROUP_NAME} in "
             f"{vpc_id} is not this project's (no tag {constants.PROJECT_TAG['key']}="
             f"{constants.PROJECT_TAG['value']}): left alone; use it in SEC_GROUP_NAME yourself, "
@@ -108,22 +108,22 @@ def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -
         )
     if found:
         group = found[0]
-        common.say(f"security group {group['GroupId']} exists, kept")
+        output.say(f"security group {group['GroupId']} exists, kept")
     else:
         group_id = ec2.create_security_group(
             GroupName=constants.SECURITY_GROUP_NAME,
             Description="SmartyzeDetect API server: one address on the API port",
             VpcId=vpc_id,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": common.aws_tags()}],
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": tags.aws_tags()}],
         )["GroupId"]
         created.append(("security group", group_id))
-        common.say(f"created security group {group_id} in {vpc_id}")
+        output.say(f"created security group {group_id} in {vpc_id}")
         group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
 
     stale = [rule for rule in group["IpPermissions"] if not is_only(rule, port, cidr)]
     if stale:
         ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=stale)
-        common.say(f"removed {len(stale)} other inbound rule(s) from {group['GroupId']}")
+        output.say(f"removed {len(stale)} other inbound rule(s) from {group['GroupId']}")
     if len(stale) == len(group["IpPermissions"]):
         if ":" in cidr:
             ranges = {"Ipv6Ranges": [{"CidrIpv6": cidr, "Description": "demo client"}]}
@@ -133,7 +133,7 @@ def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -
             GroupId=group["GroupId"],
             IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **ranges}],
         )
-    common.say(f"security group {group['GroupId']} lets {cidr} in on TCP {port}, nobody else")
+    output.say(f"security group {group['GroupId']} lets {cidr} in on TCP {port}, nobody else")
     return group["GroupId"]
 
 
@@ -143,29 +143,29 @@ def execution_role(iam: Any, secret: str | None, region: str, account: str, crea
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as error:
-        if common.aws_error_code(error) != "NoSuchEntity":
+        if errors.aws_error_code(error) != "NoSuchEntity":
             raise
         role = iam.create_role(
             RoleName=name,
             Path=constants.EXECUTION_ROLE_PATH,
             AssumeRolePolicyDocument=json.dumps(TRUST_ECS_TASKS),
             Description="ECS task execution role for the SmartyzeDetect API server demo",
-            Tags=common.aws_tags(),
+            Tags=tags.aws_tags(),
         )["Role"]
         created.append(("role", name))
-        common.say(f"created role {role['Arn']}")
+        output.say(f"created role {role['Arn']}")
     else:
-        if not common.is_ours(iam.list_role_tags(RoleName=name)["Tags"]):
-            raise common.StepFailed(
+        if not tags.is_ours(iam.list_role_tags(RoleName=name)["Tags"]):
+            raise errors.StepFailed(
                 f"role {name} exists and is not this project's: left alone; set TASK_EXEC_ROLE "
                 "to it yourself, or delete it"
             )
-        common.say(f"role {role['Arn']} exists, kept")
+        output.say(f"role {role['Arn']} exists, kept")
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_ECS_TASKS))
     iam.attach_role_policy(RoleName=name, PolicyArn=constants.EXECUTION_POLICY_ARN)
     if secret:
-        secret_arn = common.secret_arn(secret, region, account)
-        actions = common.secret_read_actions(secret_arn)
+        secret_arn = licence_secret.secret_arn(secret, region, account)
+        actions = licence_secret.secret_read_actions(secret_arn)
         iam.put_role_policy(
             RoleName=name,
             PolicyName=SECRET_POLICY_NAME,
@@ -176,10 +176,10 @@ def execution_role(iam: Any, secret: str | None, region: str, account: str, crea
                 }
             ),
         )
-        common.say(f"role {name} may read {secret_arn}")
+        output.say(f"role {name} may read {secret_arn}")
     elif SECRET_POLICY_NAME in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         iam.delete_role_policy(RoleName=name, PolicyName=SECRET_POLICY_NAME)
-        common.say(f"LICENSE_SECRET is not set: role {name} no longer reads a secret")
+        output.say(f"LICENSE_SECRET is not set: role {name} no longer reads a secret")
     return role["Arn"]
 
 
@@ -196,16 +196,16 @@ def undo(ec2: Any, iam: Any, created: list) -> None:
                     iam.delete_role_policy(RoleName=identifier, PolicyName=policy_name)
                 iam.delete_role(RoleName=identifier)
             elif kind == "log group":
-                common.client("logs").delete_log_group(logGroupName=identifier)
+                clients.client("logs").delete_log_group(logGroupName=identifier)
             else:
                 ec2.delete_security_group(GroupId=identifier)
         except ClientError as error:  # the first failure is the one to report; this one is said
-            common.warn(
+            output.warn(
                 f"could not remove the {kind} {identifier} made by this run "
-                f"({common.describe_client_error(error)}): delete_prerequisites.py removes it"
+                f"({errors.describe_client_error(error)}): delete_prerequisites.py removes it"
             )
         else:
-            common.say(f"removed the {kind} {identifier} made by this run")
+            output.say(f"removed the {kind} {identifier} made by this run")
 
 
 def create_prerequisites(args: argparse.Namespace) -> int:
@@ -213,12 +213,12 @@ def create_prerequisites(args: argparse.Namespace) -> int:
     subnets = constants.optional("SUBNET_NAME")
     secret = constants.LICENSE_SECRET
     logs_group, retention = constants.LOG_GROUP, constants.LOG_RETENTION_DAYS
-    if common.open_to_the_internet([args.cidr]):
-        common.warn(
+    if ingress.open_to_the_internet([args.cidr]):
+        output.warn(
             f"--cidr {args.cidr} lets the whole internet reach an API without authentication"
         )
 
-    sts, ec2, iam = common.client("sts"), common.client("ec2"), common.client("iam")
+    sts, ec2, iam = clients.client("sts"), clients.client("ec2"), clients.client("iam")
     account = sts.get_caller_identity()["Account"]
     vpc_id, suggested_subnets = find_vpc(ec2, subnets)
     created: list[tuple[str, str]] = []
@@ -226,23 +226,23 @@ def create_prerequisites(args: argparse.Namespace) -> int:
         group_id = security_group(ec2, vpc_id, port, args.cidr, created)
         role_arn = execution_role(iam, secret, ec2.meta.region_name, account, created)
         if logs_group:
-            made = log_group.ensure(common.client("logs"), logs_group, retention)
+            made = log_group.ensure(clients.client("logs"), logs_group, retention)
             if made.startswith("created"):
                 created.append(("log group", logs_group))
-            common.say(made)
+            output.say(made)
     except BaseException:
         undo(ec2, iam, created)
         raise
-    common.say("put these lines in your .env (or check them with check_prerequisites.py):")
+    output.say("put these lines in your .env (or check them with check_prerequisites.py):")
     print(f"SUBNET_NAME={','.join(suggested_subnets)}")
     print(f"SEC_GROUP_NAME={group_id}")
     print(f"TASK_EXEC_ROLE={role_arn}")
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(create_prerequisites, args)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(create_prerequisites, args)
 
 
 if __name__ == "__main__":

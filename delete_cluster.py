@@ -6,13 +6,14 @@ is not an error.
 
 import sys
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, output, runner
+from botocore.exceptions import ClientError
 import constants
 
 
-def refuse_running(count: int | None = None) -> common.StepFailed:
+def refuse_running(count: int | None = None) -> errors.StepFailed:
     tasks = f"{count} running task(s)" if count else "running tasks"
-    return common.StepFailed(
+    return errors.StepFailed(
         f"cluster {constants.CLUSTER_NAME} still has {tasks}: "
         "stop them with stop_task.py (--all for tasks not started by run_task.py), then run this again"
     )
@@ -20,11 +21,11 @@ def refuse_running(count: int | None = None) -> common.StepFailed:
 
 def delete_cluster() -> int:
     cluster = constants.CLUSTER_NAME
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     found = ecs.describe_clusters(clusters=[cluster])["clusters"]
     if not found or found[0]["status"] == "INACTIVE":
-        common.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")
-        return common.EXIT_OK
+        output.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")
+        return exit_codes.EXIT_OK
     running = common.paginate(
         ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
     )
@@ -33,22 +34,22 @@ def delete_cluster() -> int:
 
     try:
         response = ecs.delete_cluster(cluster=cluster)
-    except common.ClientError as error:
-        code = common.aws_error_code(error)
+    except ClientError as error:
+        code = errors.aws_error_code(error)
         if code == "ClusterNotFoundException":
-            common.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")
-            return common.EXIT_OK
+            output.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")
+            return exit_codes.EXIT_OK
         if code == "ClusterContainsTasksException":
             raise refuse_running() from error
         raise
-    common.show(response)
-    common.say(f"cluster {response['cluster']['clusterName']} is {response['cluster']['status']}")
-    return common.EXIT_OK
+    output.show(response)
+    output.say(f"cluster {response['cluster']['clusterName']} is {response['cluster']['status']}")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(delete_cluster)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(delete_cluster)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, output, runner, tags
 import constants
 from plumbing import log_group
 
@@ -35,12 +35,12 @@ def our_roles(iam) -> list[str]:
         role["RoleName"]
         for role in roles
         if role["RoleName"] == constants.EXECUTION_ROLE_NAME
-        and common.is_ours(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
+        and tags.is_ours(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
     ]
 
 
 def delete_prerequisites() -> int:
-    ec2, iam = common.client("ec2"), common.client("iam")
+    ec2, iam = clients.client("ec2"), clients.client("iam")
     groups = [group["GroupId"] for group in our_groups(ec2)]
     roles = our_roles(iam)
     for group_id in groups:
@@ -51,7 +51,7 @@ def delete_prerequisites() -> int:
             Filters=[{"Name": "group-id", "Values": [group_id]}],
         )
         if interfaces:
-            raise common.StepFailed(
+            raise errors.StepFailed(
                 f"security group {group_id} is still used by {len(interfaces)} network "
                 f"interface(s) ({', '.join(i['NetworkInterfaceId'] for i in interfaces)}): a task "
                 "still running? stop it with stop_task.py, then run this again; nothing was deleted"
@@ -60,7 +60,7 @@ def delete_prerequisites() -> int:
     # Groups first: one still referenced elsewhere fails here, before the role is gone.
     for group_id in groups:
         ec2.delete_security_group(GroupId=group_id)
-        common.say(f"deleted security group {group_id}")
+        output.say(f"deleted security group {group_id}")
     for name in roles:
         for policy in common.paginate(
             iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name
@@ -69,23 +69,23 @@ def delete_prerequisites() -> int:
         for policy_name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=name):
             iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
         iam.delete_role(RoleName=name)
-        common.say(f"deleted role {name}")
+        output.say(f"deleted role {name}")
     logs_deleted = []
     if constants.LOG_GROUP:
-        said = log_group.delete_if_ours(common.client("logs"), constants.LOG_GROUP)
+        said = log_group.delete_if_ours(clients.client("logs"), constants.LOG_GROUP)
         if said:
-            common.say(said)
+            output.say(said)
             if said.startswith("deleted"):
                 logs_deleted.append(constants.LOG_GROUP)
     if not (groups or roles or logs_deleted):
-        common.say("nothing of create_prerequisites.py's found: nothing to delete")
-    common.show({"deleted": {"securityGroups": groups, "roles": roles, "logGroups": logs_deleted}})
-    return common.EXIT_OK
+        output.say("nothing of create_prerequisites.py's found: nothing to delete")
+    output.show({"deleted": {"securityGroups": groups, "roles": roles, "logGroups": logs_deleted}})
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(delete_prerequisites)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(delete_prerequisites)
 
 
 if __name__ == "__main__":

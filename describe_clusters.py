@@ -5,31 +5,31 @@ Exits 1 when the cluster does not exist or is not ACTIVE (a deleted cluster is I
 
 import sys
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
 import constants
 
 
 def describe_clusters() -> int:
     constants.check("CLUSTER_NAME")
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     response = ecs.describe_clusters(clusters=[constants.CLUSTER_NAME])
-    common.show(response)
+    output.show(response)
     if not response["clusters"]:
-        reasons = ", ".join(common.aws_text(f["reason"]) for f in response["failures"])
-        raise common.StepFailed(
+        reasons = ", ".join(redaction.aws_text(f["reason"]) for f in response["failures"])
+        raise errors.StepFailed(
             f"cluster {constants.CLUSTER_NAME} not found ({reasons}): create it with create_cluster.py"
         )
     cluster = response["clusters"][0]
-    common.say(
+    output.say(
         f"cluster {cluster['clusterName']} is {cluster['status']}: "
         f"{cluster['runningTasksCount']} running task(s), {cluster['pendingTasksCount']} pending"
     )
-    return common.EXIT_OK if cluster["status"] == "ACTIVE" else common.EXIT_FAILED
+    return exit_codes.EXIT_OK if cluster["status"] == "ACTIVE" else exit_codes.EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(describe_clusters)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(describe_clusters)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import common
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
+from botocore.exceptions import ClientError
 import constants
 from plumbing import logs as server_logs
 from plumbing import ready
@@ -47,10 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "tasks",
         nargs="*",
-        type=common.task_reference,
+        type=arguments.task_reference,
         help="task ids or ARNs (default: every task of ours)",
     )
-    common.add_wait_arguments(parser)
+    arguments.add_wait_arguments(parser)
     parser.add_argument(
         "--from-vpc",
         action="store_true",
@@ -75,13 +76,13 @@ def explain_stop(task: dict, lifetime: int | None = None) -> str:
             "planned: not a crash; start a new task with run_task.py"
         )
     lines += [
-        f"  stopCode: {common.aws_text(task.get('stopCode', '-'))}",
-        f"  stoppedReason: {common.aws_text(task.get('stoppedReason', '-'))}",
+        f"  stopCode: {redaction.aws_text(task.get('stopCode', '-'))}",
+        f"  stoppedReason: {redaction.aws_text(task.get('stoppedReason', '-'))}",
     ]
     for container in task.get("containers", []):
         lines.append(
-            f"  container {common.aws_text(container['name'])}: exit code "
-            f"{container.get('exitCode', '-')}, reason: {common.aws_text(container.get('reason', '-'))}"
+            f"  container {redaction.aws_text(container['name'])}: exit code "
+            f"{container.get('exitCode', '-')}, reason: {redaction.aws_text(container.get('reason', '-'))}"
         )
     text = "\n".join(lines)
     if lifetime and ended_by_lifetime(task):
@@ -123,8 +124,8 @@ def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | No
             interfaces = ec2.describe_network_interfaces(
                 NetworkInterfaceIds=[details["networkInterfaceId"]]
             )["NetworkInterfaces"]
-        except common.ClientError as error:
-            if common.aws_error_code(error) != "InvalidNetworkInterfaceID.NotFound":
+        except ClientError as error:
+            if errors.aws_error_code(error) != "InvalidNetworkInterfaceID.NotFound":
                 raise
             interfaces = []
         for interface in interfaces:
@@ -155,17 +156,17 @@ def describe_task(args: argparse.Namespace) -> int:
     started = time.monotonic()
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
-    ecs = common.client("ecs")
-    arns = args.tasks or common.our_tasks(ecs)
+    ecs = clients.client("ecs")
+    arns = args.tasks or ecs_tasks.our_tasks(ecs)
     if not arns:
-        stopped = common.our_tasks(ecs, "STOPPED")
+        stopped = ecs_tasks.our_tasks(ecs, "STOPPED")
         if not stopped:
-            raise common.StepFailed(
+            raise errors.StepFailed(
                 f"no task of ours in cluster {cluster}: start one with run_task.py"
             )
         arns = stopped[:1]
 
-    tasks = common.wait_for_tasks(
+    tasks = ecs_tasks.wait_for_tasks(
         ecs,
         arns,
         settled=lambda tasks: (
@@ -186,23 +187,23 @@ def describe_task(args: argparse.Namespace) -> int:
 
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
-        lifetime = common.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
-        common.say(
-            f"task {common.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
+        lifetime = ecs_tasks.lifetime_minutes(definition_of(task)) if ended_by_lifetime(task) else None
+        output.say(
+            f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n{explain_stop(task, lifetime)}"
         )
-        common.say(server_logs.last_lines(lambda task=task: definition_of(task), task))
+        output.say(server_logs.last_lines(lambda task=task: definition_of(task), task))
     if stopped:
         if all(ended_by_lifetime(task) for task in stopped):
-            raise common.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
-        raise common.StepFailed("the task stopped instead of running: see the reasons above")
+            raise errors.StepFailed("the task has ended, as its lifetime ran out: nothing runs")
+        raise errors.StepFailed("the task stopped instead of running: see the reasons above")
 
-    ec2 = common.client("ec2")
+    ec2 = clients.client("ec2")
     summary = []
     for task in tasks:
         public_ip, private_ip, subnet = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)
-        lifetime = common.lifetime_minutes(definition)
+        lifetime = ecs_tasks.lifetime_minutes(definition)
         stop_at, lifetime_line = stops_by_itself(task, lifetime)
         host = public_ip or private_ip
         summary.append(
@@ -218,21 +219,21 @@ def describe_task(args: argparse.Namespace) -> int:
                 "stopSooner": STOP_SOONER,
             }
         )
-        name = common.short_id(task["taskArn"])
+        name = ecs_tasks.short_id(task["taskArn"])
         if public_ip:
-            common.say(f"task {name} is RUNNING at {public_ip} (private {private_ip})")
+            output.say(f"task {name} is RUNNING at {public_ip} (private {private_ip})")
         elif assign_public_ip == "DISABLED":
-            common.say(
+            output.say(
                 f"task {name} is RUNNING with no public IP because ASSIGN_PUBLIC_IP=DISABLED; "
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         else:
-            common.say(
+            output.say(
                 f"task {name} is RUNNING with no public IP: subnet {subnet} gave it none "
                 "(a private subnet? a public IP needs a subnet routed to an internet gateway); "
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
-        common.say(f"task {name}: {lifetime_line}")
+        output.say(f"task {name}: {lifetime_line}")
         if public_ip or args.from_vpc:
             answer = ready.check(
                 name,
@@ -247,19 +248,19 @@ def describe_task(args: argparse.Namespace) -> int:
             )
             summary[-1]["server"] = answer.status or {"answers": True}
         else:
-            common.say(ready.not_checked(name, private_ip))
+            output.say(ready.not_checked(name, private_ip))
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
-        common.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
+        output.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:
         servers = ",".join(task["endpoint"] for task in summary)
-        common.say(f"all {len(summary)} servers for a batch: --host {servers}")
-    common.show({"tasks": summary})
-    return common.EXIT_OK
+        output.say(f"all {len(summary)} servers for a batch: --host {servers}")
+    output.show({"tasks": summary})
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(describe_task, args, timeout=args.timeout)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(describe_task, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

@@ -5,18 +5,18 @@ The newest revision comes first; run_task.py starts it unless TASK_FAMILY_NAME_F
 
 import sys
 
-import common
+from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
 import constants
 
 
 def family_and_revision(arn: str) -> tuple[str, int]:
-    family, revision = common.short_id(arn).split(":")
+    family, revision = ecs_tasks.short_id(arn).split(":")
     return family, int(revision)
 
 
 def list_task_definitions() -> int:
     constants.check("TASK_FAMILY_NAME")
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     arns = common.paginate(
         ecs,
         "list_task_definitions",
@@ -30,23 +30,23 @@ def list_task_definitions() -> int:
         key=lambda arn: family_and_revision(arn)[1],
         reverse=True,
     )
-    common.show({"taskDefinitionArns": arns})
+    output.show({"taskDefinitionArns": arns})
     if arns:
-        common.say(
+        output.say(
             f"{len(arns)} active revision(s) of {constants.TASK_FAMILY_NAME}; "
-            f"newest: {common.short_id(arns[0])}"
+            f"newest: {ecs_tasks.short_id(arns[0])}"
         )
     else:
-        common.say(
+        output.say(
             f"no active task definition in family {constants.TASK_FAMILY_NAME}: "
             "register one with register_task_definition.py"
         )
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(list_task_definitions)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(list_task_definitions)
 
 
 if __name__ == "__main__":

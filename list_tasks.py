@@ -6,13 +6,13 @@ list is empty even while a task is still shutting down.
 
 import sys
 
-import common
+from plumbing import arguments, clients, exit_codes, output, runner
 import constants
 
 
 def list_tasks() -> int:
     constants.check("CLUSTER_NAME")
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     arns = common.paginate(
         ecs,
         "list_tasks",
@@ -20,14 +20,14 @@ def list_tasks() -> int:
         cluster=constants.CLUSTER_NAME,
         desiredStatus="RUNNING",
     )
-    common.show({"taskArns": arns})
-    common.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
-    return common.EXIT_OK
+    output.show({"taskArns": arns})
+    output.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(list_tasks)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(list_tasks)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import common
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
 import constants
 import describe_task
 from plumbing import logs as server_logs
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "tasks",
         nargs="*",
-        type=common.task_reference,
+        type=arguments.task_reference,
         help="task ids or ARNs (default: every task of ours)",
     )
     parser.add_argument(
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lines",
-        type=common.whole_number(1, server_logs.EVENTS_MOST),
+        type=arguments.whole_number(1, server_logs.EVENTS_MOST),
         help=f"only the last N lines (default: {DEFAULT_LINES}, or all since --since)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--interval",
-        type=common.seconds(0, 60),
+        type=arguments.seconds(0, 60),
         default=2,
         help="seconds between reads while following (default: 2)",
     )
@@ -114,20 +114,20 @@ def crashed(task: dict) -> bool:
 
 def read_logs(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
-    ecs = common.client("ecs")
-    arns = args.tasks or common.our_tasks(ecs)
+    ecs = clients.client("ecs")
+    arns = args.tasks or ecs_tasks.our_tasks(ecs)
     if not arns:
-        stopped = common.our_tasks(ecs, "STOPPED")
+        stopped = ecs_tasks.our_tasks(ecs, "STOPPED")
         if not stopped:
-            raise common.StepFailed(
+            raise errors.StepFailed(
                 f"no task of ours in cluster {cluster}: start one with run_task.py"
             )
         arns = stopped[:1]
-    tasks = common.describe_tasks(ecs, arns)
-    known = {common.short_id(task["taskArn"]) for task in tasks}
-    missing = [arn for arn in arns if common.short_id(arn) not in known]
+    tasks = ecs_tasks.describe_tasks(ecs, arns)
+    known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
+    missing = [arn for arn in arns if ecs_tasks.short_id(arn) not in known]
     if missing:
-        raise common.StepFailed(
+        raise errors.StepFailed(
             f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
             "(stopped tasks are forgotten after about an hour)"
         )
@@ -137,19 +137,19 @@ def read_logs(args: argparse.Namespace) -> int:
         if arn not in definitions:
             definitions[arn] = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
 
-    logs = common.client("logs")
+    logs = clients.client("logs")
     readers = {}
     for task in tasks:
         place = server_logs.log_place(definitions[task["taskDefinitionArn"]], task["taskArn"])
         if place is None:
-            common.warn(
-                f"task {common.short_id(task['taskArn'])} keeps no logs: its task definition "
+            output.warn(
+                f"task {ecs_tasks.short_id(task['taskArn'])} keeps no logs: its task definition "
                 "sends the server's output nowhere (LOG_GROUP=off)"
             )
             continue
         readers[task["taskArn"]] = server_logs.StreamReader(logs, place)
     if not readers:
-        raise common.StepFailed(
+        raise errors.StepFailed(
             "no logs to read: register the task definition again with logs on (LOG_GROUP "
             "unset or a group name), then start a new task"
         )
@@ -163,24 +163,24 @@ def read_logs(args: argparse.Namespace) -> int:
             lines = lines[-last:]
         print_lines(lines, args.json, label)
         groups = sorted({reader.place.group for reader in readers.values()})
-        common.say(f"{len(lines)} line(s) from {', '.join(groups)}")
+        output.say(f"{len(lines)} line(s) from {', '.join(groups)}")
         if args.follow:
             tasks = follow(ecs, list(readers), readers, args, label)
     except StdoutGone:
-        return common.EXIT_OK
+        return exit_codes.EXIT_OK
     return explain_ended(tasks, definitions)
 
 
 def follow(ecs, arns: list[str], readers: dict, args: argparse.Namespace, label: bool) -> list:
     """Print new lines until every task has stopped (and its last lines are in); the tasks."""
-    common.say(
+    output.say(
         f"following {len(arns)} task(s): new lines as they come, until the task stops "
         "(Ctrl-C to stop sooner)"
     )
     ended_at = None
     while True:
         time.sleep(args.interval)
-        tasks = common.describe_tasks(ecs, arns)
+        tasks = ecs_tasks.describe_tasks(ecs, arns)
         batches = [(reader.place, reader.new()) for reader in readers.values()]
         print_lines(server_logs.merged(batches), args.json, label)
         if not all(task["lastStatus"] == "STOPPED" for task in tasks):
@@ -189,7 +189,7 @@ def follow(ecs, arns: list[str], readers: dict, args: argparse.Namespace, label:
         # seconds later: read on a little before the last word.
         if ended_at is None:
             ended_at = time.monotonic()
-            common.say("the task has stopped: reading its last lines")
+            output.say("the task has stopped: reading its last lines")
         elif not any(events for _, events in batches) and (
             time.monotonic() - ended_at >= min(DRAIN_SECONDS, 2 * args.interval)
         ):
@@ -203,19 +203,19 @@ def explain_ended(tasks: list, definitions: dict) -> int:
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
         definition = definitions.get(task["taskDefinitionArn"]) or {}
-        lifetime = common.lifetime_minutes(definition) if describe_task.ended_by_lifetime(task) else None
-        common.say(
-            f"task {common.short_id(task['taskArn'])} stopped:\n"
+        lifetime = ecs_tasks.lifetime_minutes(definition) if describe_task.ended_by_lifetime(task) else None
+        output.say(
+            f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n"
             f"{describe_task.explain_stop(task, lifetime)}"
         )
     if any(crashed(task) for task in stopped):
-        return common.EXIT_FAILED
-    return common.EXIT_OK
+        return exit_codes.EXIT_FAILED
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(read_logs, args)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(read_logs, args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ made here when missing, kept LOG_RETENTION_DAYS; LOG_GROUP=off for none).
 import os
 import sys
 
-import common
+from plumbing import arguments, clients, ecs_tasks, exit_codes, licence_secret, output, redaction, runner
 import constants
 from plumbing import log_group
 
@@ -32,8 +32,8 @@ def warn_about_settings() -> None:
     """Say so when the settings give a server the demos cannot reach, or lose what it writes."""
     key = os.environ.get(constants.LICENSE_KEY_VARIABLE, "").strip()
     if key:
-        common.never_print(key)
-        common.warn(
+        redaction.never_print(key)
+        output.warn(
             f"{constants.LICENSE_KEY_VARIABLE} is set here but was not used: a key in the task "
             "definition is readable by anyone allowed ecs:DescribeTaskDefinition; "
             + (
@@ -43,27 +43,27 @@ def warn_about_settings() -> None:
             )
         )
     if constants.SD_API_TRANSPORT == 4:
-        common.say(
+        output.say(
             "note: SD_API_TRANSPORT=4: the server answers REST on all interfaces on "
             f"port {constants.SD_API_TCP_PORT}; SD_API_TCP_LOCAL does not apply to REST"
         )
     elif constants.SD_API_TRANSPORT != 1:
-        common.warn(
+        output.warn(
             f"SD_API_TRANSPORT={constants.SD_API_TRANSPORT}: the server will not listen on TCP "
             "for Thrift, so the demos cannot reach it from outside the task (use 1)"
         )
     elif constants.SD_API_TCP_LOCAL == 1:
-        common.warn(
+        output.warn(
             "SD_API_TCP_LOCAL=1: the server will only listen on localhost inside the task, "
             "so the demos cannot reach it (use 0)"
         )
     if constants.SD_DEBUG_CRASH == 1 and not constants.EFS_FILE_SYSTEM_ID:
-        common.warn(
+        output.warn(
             "SD_DEBUG_CRASH=1 without EFS_FILE_SYSTEM_ID: crash dumps in /var/data "
             "vanish with the task"
         )
     if constants.TASK_CPU < 2048:
-        common.warn(
+        output.warn(
             f"TASK_CPU={constants.TASK_CPU}: the server runs about (threads - 1) sessions at once, "
             "so a task under 2 vCPU has no room for a detection session"
         )
@@ -101,7 +101,7 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
         return name_or_arn
     caller = sts.get_caller_identity()
     partition = caller["Arn"].split(":")[1]
-    return common.secret_arn(name_or_arn, region, caller["Account"], partition)
+    return licence_secret.secret_arn(name_or_arn, region, caller["Account"], partition)
 
 
 def lifetime_container(minutes: int) -> dict:
@@ -152,12 +152,12 @@ def register_task_definition() -> int:
     volumes = [data_volume()]
     license_secret = constants.LICENSE_SECRET
     warn_about_settings()
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     logging = log_configuration(ecs.meta.region_name)
     if logging:
         container["logConfiguration"] = logging
     if license_secret:
-        arn = secret_arn(license_secret, common.client("sts"), ecs.meta.region_name)
+        arn = secret_arn(license_secret, clients.client("sts"), ecs.meta.region_name)
         container["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
     # Order means nothing to ECS; moto reports only the first container of a task, so the
     # lifetime container goes first for the rehearsal to show its exit.
@@ -168,12 +168,12 @@ def register_task_definition() -> int:
             containers[0]["logConfiguration"] = logging
 
     if logging:
-        logs = common.client("logs")
+        logs = clients.client("logs")
         made = log_group.ensure(logs, constants.LOG_GROUP, constants.LOG_RETENTION_DAYS)
-        common.say(made)
+        output.say(made)
     else:
         logs, made = None, ""
-        common.say("LOG_GROUP=off: the servers' output will not be kept anywhere")
+        output.say("LOG_GROUP=off: the servers' output will not be kept anywhere")
 
     with log_group.removed_if_failed(logs, constants.LOG_GROUP, made):
         response = ecs.register_task_definition(
@@ -189,29 +189,29 @@ def register_task_definition() -> int:
             volumes=volumes,
             tags=[constants.PROJECT_TAG],
         )
-    common.show(response)
+    output.show(response)
     definition = response["taskDefinition"]
-    common.say(
-        f"registered task definition {common.short_id(definition['taskDefinitionArn'])} "
+    output.say(
+        f"registered task definition {ecs_tasks.short_id(definition['taskDefinitionArn'])} "
         f"({definition['status']})"
     )
     if license_secret:
-        common.say(
+        output.say(
             f"the server reads its licence key from {arn} when the task starts: the execution "
-            f"role needs {' and '.join(common.secret_read_actions(arn))} on it (and kms:Decrypt "
+            f"role needs {' and '.join(licence_secret.secret_read_actions(arn))} on it (and kms:Decrypt "
             "for a customer-managed key)"
         )
-    common.say(
+    output.say(
         f"a task of this revision stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES)"
         if lifetime
         else "TASK_LIFETIME_MINUTES=0: a task of this revision runs, and bills, until stopped"
     )
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    common.parse_args(__doc__, argv)
-    return common.run(register_task_definition)
+    arguments.parse_args(__doc__, argv)
+    return runner.run(register_task_definition)
 
 
 if __name__ == "__main__":

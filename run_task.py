@@ -8,14 +8,15 @@ start another while one of ours is running, unless --count or --force says so.
 import argparse
 import sys
 
-import common
+from plumbing import arguments, clients, deadlines, ecs_tasks, errors, exit_codes, ingress, output, redaction, runner
+from botocore.exceptions import BotoCoreError, ClientError
 import constants
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--count",
-        type=common.whole_number(1, 10),
+        type=arguments.whole_number(1, 10),
         help="how many tasks to start, 1 to 10 (default: TASK_COUNT); also allows starting "
         "more while ours are running",
     )
@@ -28,10 +29,10 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
     """Warn when no ingress rule lets the demos in on `port`, or when one lets everybody in."""
     try:
         groups = ec2.describe_security_groups(GroupIds=group_ids)["SecurityGroups"]
-    except common.ClientError as error:
-        if common.aws_error_code(error) not in common.DENIED_CODES:
+    except ClientError as error:
+        if errors.aws_error_code(error) not in errors.DENIED_CODES:
             raise
-        common.warn(f"could not check the security groups: {common.describe_client_error(error)}")
+        output.warn(f"could not check the security groups: {errors.describe_client_error(error)}")
         return
     rules = [
         rule
@@ -41,15 +42,15 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         or (rule["IpProtocol"] in ("tcp", "6") and rule["FromPort"] <= port <= rule["ToPort"])
     ]
     if not rules:
-        common.warn(
+        output.warn(
             f"no inbound rule in {', '.join(group_ids)} allows TCP port {port}: the demos "
             "will hang; add one for your own address"
         )
     sources = {r["CidrIp"] for rule in rules for r in rule.get("IpRanges", [])}
     sources |= {r["CidrIpv6"] for rule in rules for r in rule.get("Ipv6Ranges", [])}
-    wide_open = common.open_to_the_internet(sources)
+    wide_open = ingress.open_to_the_internet(sources)
     if wide_open:
-        common.warn(
+        output.warn(
             f"TCP port {port} is open to the whole internet ({', '.join(wide_open)}): "
             "fine for a short demo, never for production; prefer your own address"
         )
@@ -59,24 +60,24 @@ def say_lifetime(ecs, task_definition_arn: str) -> None:
     """Say how long the tasks will live: their task definition's lifetime container decides."""
     try:
         definition = ecs.describe_task_definition(taskDefinition=task_definition_arn)
-    except common.ClientError as error:
-        common.warn(f"could not read the task's lifetime: {common.describe_client_error(error)}")
+    except ClientError as error:
+        output.warn(f"could not read the task's lifetime: {errors.describe_client_error(error)}")
         return
-    except common.BotoCoreError as error:
-        common.warn(f"could not read the task's lifetime: {common.describe_botocore_error(error)}")
+    except BotoCoreError as error:
+        output.warn(f"could not read the task's lifetime: {errors.describe_botocore_error(error)}")
         return
-    except common.DeadlineExceeded as error:
-        common.warn(f"could not read the task's lifetime: {error}")
+    except deadlines.DeadlineExceeded as error:
+        output.warn(f"could not read the task's lifetime: {error}")
         return
-    lifetime = common.lifetime_minutes(definition["taskDefinition"])
+    lifetime = ecs_tasks.lifetime_minutes(definition["taskDefinition"])
     if lifetime:
-        common.say(
+        output.say(
             f"it stops by itself after {lifetime} minutes (TASK_LIFETIME_MINUTES when "
-            f"{common.short_id(task_definition_arn)} was registered); stop it sooner with stop_task.py"
+            f"{ecs_tasks.short_id(task_definition_arn)} was registered); stop it sooner with stop_task.py"
         )
     else:
-        common.say(
-            f"{common.short_id(task_definition_arn)} has no lifetime limit: the task runs, and "
+        output.say(
+            f"{ecs_tasks.short_id(task_definition_arn)} has no lifetime limit: the task runs, and "
             "bills, until you stop it with stop_task.py"
         )
 
@@ -93,18 +94,18 @@ def run_task(args: argparse.Namespace) -> int:
         }
     }
     port = constants.SD_API_TCP_PORT
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
 
-    running = common.our_tasks(ecs)
+    running = ecs_tasks.our_tasks(ecs)
     if running and not (args.force or args.count):
-        raise common.StepFailed(
+        raise errors.StepFailed(
             f"{len(running)} task(s) of ours already running in cluster {constants.CLUSTER_NAME} "
-            f"({', '.join(map(common.short_id, running))}); each one bills: stop them with "
+            f"({', '.join(map(ecs_tasks.short_id, running))}); each one bills: stop them with "
             "stop_task.py, or pass --force (or --count N) to start more"
         )
-    warn_about_security_groups(common.client("ec2"), constants.SEC_GROUP_NAME, port)
+    warn_about_security_groups(clients.client("ec2"), constants.SEC_GROUP_NAME, port)
 
-    with common.outcome_unknown(
+    with errors.outcome_unknown(
         "a task may have started: list_tasks.py shows it, stop_task.py stops it"
     ):
         response = ecs.run_task(
@@ -120,16 +121,16 @@ def run_task(args: argparse.Namespace) -> int:
     started = [task["taskArn"] for task in response["tasks"]]
     # From here on tasks run and bill: a signal must not end the script without naming them.
     started_line = (
-        f"started task(s) {', '.join(map(common.short_id, started))}: stop_task.py stops them"
+        f"started task(s) {', '.join(map(ecs_tasks.short_id, started))}: stop_task.py stops them"
         if started
         else "no task started"
     )
-    with common.if_stopped_early(started_line):
-        common.show(response)
+    with errors.if_stopped_early(started_line):
+        output.show(response)
         for failure in response["failures"]:
-            common.say(
+            output.say(
                 "failure: "
-                + common.aws_text(
+                + redaction.aws_text(
                     f"{failure.get('arn', '')} {failure.get('reason', '')} "
                     f"{failure.get('detail', '')}".strip()
                 )
@@ -140,25 +141,25 @@ def run_task(args: argparse.Namespace) -> int:
             ecs.stop_task(
                 cluster=constants.CLUSTER_NAME, task=arn, reason="run_task.py: partial start"
             )
-            common.say(f"stopped {common.short_id(arn)}, started alongside the failure")
+            output.say(f"stopped {ecs_tasks.short_id(arn)}, started alongside the failure")
 
-        failed = common.try_every_task(started, stop)
+        failed = ecs_tasks.try_every_task(started, stop)
         if failed:
-            raise common.unstopped(failed, len(started))
-        raise common.StepFailed(
+            raise ecs_tasks.unstopped(failed, len(started))
+        raise errors.StepFailed(
             f"ECS could not start {task_definition} in {constants.CLUSTER_NAME}"
         )
-    with common.if_stopped_early(started_line):
+    with errors.if_stopped_early(started_line):
         for task in response["tasks"]:
-            common.say(f"started task {common.short_id(task['taskArn'])} ({task['lastStatus']})")
+            output.say(f"started task {ecs_tasks.short_id(task['taskArn'])} ({task['lastStatus']})")
         say_lifetime(ecs, response["tasks"][0]["taskDefinitionArn"])
-        common.say("next: describe_task.py waits for it to run and prints its address")
-    return common.EXIT_OK
+        output.say("next: describe_task.py waits for it to run and prints its address")
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(run_task, args)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(run_task, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 import argparse
 import sys
 
-import common
+from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
 import constants
 
 
@@ -14,43 +14,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all", action="store_true", help="stop every running task in the cluster, not only ours"
     )
-    common.add_wait_arguments(parser)
+    arguments.add_wait_arguments(parser)
 
 
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
-    ecs = common.client("ecs")
+    ecs = clients.client("ecs")
     if args.all:
         arns = common.paginate(
             ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
         )
     else:
-        arns = common.our_tasks(ecs)
+        arns = ecs_tasks.our_tasks(ecs)
     if not arns:
-        common.say(
+        output.say(
             f"no running task {'' if args.all else 'of ours '}in cluster {cluster}: nothing to stop"
         )
-        common.show({"tasks": []})
-        return common.EXIT_OK
+        output.show({"tasks": []})
+        return exit_codes.EXIT_OK
 
     def stop(arn: str) -> None:
         ecs.stop_task(cluster=cluster, task=arn, reason="stopped by stop_task.py")
-        common.say(f"stopping task {common.short_id(arn)}")
+        output.say(f"stopping task {ecs_tasks.short_id(arn)}")
 
     # Every task is tried, even when stopping one fails; those are named at the end.
-    failed = common.try_every_task(arns, stop)
+    failed = ecs_tasks.try_every_task(arns, stop)
     stopping = [arn for arn in arns if arn not in failed]
     if not stopping:
-        raise common.unstopped(failed, len(arns))
+        raise ecs_tasks.unstopped(failed, len(arns))
 
-    tasks = common.wait_for_tasks(
+    tasks = ecs_tasks.wait_for_tasks(
         ecs,
         stopping,
         settled=lambda tasks: all(t["lastStatus"] == "STOPPED" for t in tasks),
         timeout=args.timeout,
         interval=args.interval,
     )
-    common.show(
+    output.show(
         {
             "tasks": [
                 {
@@ -62,15 +62,15 @@ def stop_tasks(args: argparse.Namespace) -> int:
         }
     )
     for task in tasks:
-        common.say(f"task {common.short_id(task['taskArn'])} is STOPPED")
+        output.say(f"task {ecs_tasks.short_id(task['taskArn'])} is STOPPED")
     if failed:
-        raise common.unstopped(failed, len(arns))
-    return common.EXIT_OK
+        raise ecs_tasks.unstopped(failed, len(arns))
+    return exit_codes.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(stop_tasks, args, timeout=args.timeout)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(stop_tasks, args, timeout=args.timeout)
 
 
 if __name__ == "__main__":

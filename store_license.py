@@ -12,7 +12,8 @@ import os
 import re
 import sys
 
-import common
+from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+from botocore.exceptions import ClientError
 import constants
 
 DEFAULT_NAME = "/sd-apiserver/license"
@@ -75,50 +76,50 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
             Overwrite=overwrite,
             Description="SmartyzeDetect API server licence key",
         )
-    except common.ClientError as error:
-        if common.aws_error_code(error) == "ParameterAlreadyExists":
+    except ClientError as error:
+        if errors.aws_error_code(error) == "ParameterAlreadyExists":
             existing = ssm.get_parameter(Name=name)["Parameter"]
-            common.say(f"parameter {name} already exists: kept (--overwrite replaces its key)")
+            output.say(f"parameter {name} already exists: kept (--overwrite replaces its key)")
             if existing["Type"] != "SecureString":
-                common.warn(
+                output.warn(
                     f"{name} is a {existing['Type']} parameter, stored unencrypted: "
                     "--overwrite makes it a SecureString"
                 )
             print(f"LICENSE_SECRET={existing['ARN']}")
-            return common.EXIT_OK
+            return exit_codes.EXIT_OK
         raise
     arn = ssm.get_parameter(Name=name)["Parameter"]["ARN"]
-    common.say(
+    output.say(
         f"stored the licence key as SecureString {name} (version {response['Version']}); "
         "put this line in your .env:"
     )
     print(f"LICENSE_SECRET={arn}")
-    return common.EXIT_OK
+    return exit_codes.EXIT_OK
 
 
 def delete(ssm, name: str) -> int:
     try:
         ssm.delete_parameter(Name=name)
-    except common.ClientError as error:
-        if common.aws_error_code(error) != "ParameterNotFound":
+    except ClientError as error:
+        if errors.aws_error_code(error) != "ParameterNotFound":
             raise
-        common.say(f"parameter {name} does not exist (already deleted?): nothing to do")
-        return common.EXIT_OK
-    common.say(f"deleted parameter {name}; remove LICENSE_SECRET from your .env")
-    return common.EXIT_OK
+        output.say(f"parameter {name} does not exist (already deleted?): nothing to do")
+        return exit_codes.EXIT_OK
+    output.say(f"deleted parameter {name}; remove LICENSE_SECRET from your .env")
+    return exit_codes.EXIT_OK
 
 
 def store_license(args: argparse.Namespace) -> int:
     if args.delete:
-        return delete(common.client("ssm"), args.name)
+        return delete(clients.client("ssm"), args.name)
     key = read_key()
-    common.never_print(key)  # some AWS validation messages quote the value they refused
-    return store(common.client("ssm"), args.name, key, args.overwrite)
+    redaction.never_print(key)  # some AWS validation messages quote the value they refused
+    return store(clients.client("ssm"), args.name, key, args.overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = common.parse_args(__doc__, argv, add_arguments)
-    return common.run(store_license, args)
+    args = arguments.parse_args(__doc__, argv, add_arguments)
+    return runner.run(store_license, args)
 
 
 if __name__ == "__main__":

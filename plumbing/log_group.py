@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-import common
+from plumbing import output
 import constants
 
 
@@ -81,5 +81,5 @@ def removed_if_failed(logs: Any, name: str | None, made: str) -> Iterator[None]:
         if logs is not None and name and made.startswith("created"):
             with suppress(Exception):
                 logs.delete_log_group(logGroupName=name)
-                common.say(f"removed log group {name}, made by this run")
+                output.say(f"removed log group {name}, made by this run")
         raise

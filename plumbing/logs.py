@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import common
+from plumbing import clients, deadlines, ecs_tasks, errors
+from botocore.exceptions import BotoCoreError, ClientError
 import constants
 
 LINE_LIMIT = 2000  # characters shown of one log line; the rest is cut
@@ -47,7 +48,7 @@ def log_place(
         group, prefix = options.get("awslogs-group"), options.get("awslogs-stream-prefix")
         if not group or not prefix:
             return None  # without a prefix the driver names streams after Docker's ids
-        task_id = common.short_id(task_arn)
+        task_id = ecs_tasks.short_id(task_arn)
         return LogPlace(group, f"{prefix}/{container}/{task_id}", task_id, container)
     return None
 
@@ -109,8 +110,8 @@ class StreamReader:
                 **window,
                 **params,
             )
-        except common.ClientError as error:
-            if common.aws_error_code(error) == NOT_FOUND:
+        except ClientError as error:
+            if errors.aws_error_code(error) == NOT_FOUND:
                 return None  # the task has written nothing yet (or the group is gone)
             raise
 
@@ -162,7 +163,7 @@ def last_lines(
 ) -> str:
     """The server's last `count` lines, indented, for a stop explanation (`definition` gives
     the task's task definition); or, in one line, what kept them from being read."""
-    name = common.short_id(task["taskArn"])
+    name = ecs_tasks.short_id(task["taskArn"])
     try:
         place = log_place(definition(), task["taskArn"])
         if place is None:
@@ -170,12 +171,12 @@ def last_lines(
                 "  the server's output was not kept: its task definition has no awslogs log "
                 "configuration (LOG_GROUP=off); register it again with logs on"
             )
-        events = StreamReader(common.client("logs"), place).first(last=count)
-    except common.ClientError as error:
-        why = common.describe_client_error(error)
-    except common.BotoCoreError as error:
-        why = common.describe_botocore_error(error)
-    except common.DeadlineExceeded as error:
+        events = StreamReader(clients.client("logs"), place).first(last=count)
+    except ClientError as error:
+        why = errors.describe_client_error(error)
+    except BotoCoreError as error:
+        why = errors.describe_botocore_error(error)
+    except deadlines.DeadlineExceeded as error:
         why = str(error)
     else:
         if not events:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import common
+from plumbing import errors, output
 import constants
 
 THRIFT, REST = 1, 4
@@ -258,7 +258,7 @@ def check(
     """Wait until the task's server answers from here; StepFailed naming the hop that fails."""
     transport = server_transport(definition)
     with_licence = licence_at_start(definition)
-    progress = common.Progress()
+    progress = output.Progress()
 
     def waiting(answer: Answer, elapsed: float) -> None:
         progress.update(f"task {name}: waiting for the server at {host}:{port} ({answer.detail})", elapsed)
@@ -270,9 +270,9 @@ def check(
     finally:
         progress.close()
     if answer.hop == READY or (answer.hop == ACTIVATED and not with_licence):
-        common.say(f"task {name}: the server answers at {host}:{port}: {answer.summary()}")
+        output.say(f"task {name}: the server answers at {host}:{port}: {answer.summary()}")
         if answer.hop == ACTIVATED:  # no licence at start: activated by hand
-            common.say(
+            output.say(
                 f"task {name}: activate it first: cd demo && python3 activate_server.py "
                 f"--host {host} --port {port}"
             )
@@ -280,28 +280,28 @@ def check(
     where = f"{host}:{port}"
     after = f"after {seconds:.0f}s (--timeout)"
     if answer.hop == CONNECT and answer.detail.startswith("refused"):
-        common.say(last_lines())
-        raise common.StepFailed(
+        output.say(last_lines())
+        raise errors.StepFailed(
             f"task {name} is RUNNING but its server does not listen at {where} {after}: it is "
             "still starting, or it failed (its last lines are above)"
         )
     if answer.hop == CONNECT:
         groups = constants.optional("SEC_GROUP_NAME")
         group = f"security group {','.join(groups)}" if groups else "the task's security group"
-        raise common.StepFailed(
+        raise errors.StepFailed(
             f"no TCP connection from here to task {name} at {where} {after} ({answer.detail}): "
             f"the {group} must let your address in on port {port} (check_prerequisites.py "
             "checks it), and your address may have changed since create_prerequisites.py: run "
             "it again with --cidr YOUR-ADDRESS/32 (curl https://checkip.amazonaws.com)"
         )
-    common.say(last_lines())
+    output.say(last_lines())
     if answer.hop == ANSWER:
-        raise common.StepFailed(
+        raise errors.StepFailed(
             f"task {name}: the connection to {where} opens, but the server gives no answer "
             f"{after} ({answer.detail}): it is still starting (licence check, models), or "
             "stuck; its last lines are above"
         )
-    raise common.StepFailed(
+    raise errors.StepFailed(
         f"task {name}: the server at {where} answers but is not activated {after}, although "
         "it got LICENSE_SECRET's key at start: the key was refused or could not be checked "
         "online (its last lines are above)"

@@ -65,7 +65,7 @@ TUTORIAL_STEPS = [
 ]
 
 # common ends a script at once on a stop signal outside its body; pytest keeps its own ways
-# (common.run still installs its handlers while a script's body runs in process).
+# (runner.run still installs its handlers while a script's body runs in process).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 for _signum in (signal.SIGTERM, signal.SIGHUP):
     signal.signal(_signum, signal.SIG_DFL)
@@ -186,7 +186,7 @@ def aws(clean_settings):
 def aws_calls(monkeypatch):
     """Every AWS operation the scripts call, in order, by name."""
     calls: list[str] = []
-    real_client = common.client
+    real_client = clients.client
 
     def counting_client(service):
         aws_client = real_client(service)
@@ -202,7 +202,7 @@ def aws_calls(monkeypatch):
 @pytest.fixture
 def reused_clients(monkeypatch):
     """One client per service for the whole test: where making clients would dominate its time."""
-    monkeypatch.setattr(common, "client", functools.cache(common.client))
+    monkeypatch.setattr(common, "client", functools.cache(clients.client))
 
 
 @pytest.fixture

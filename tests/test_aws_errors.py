@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-import common
+from plumbing import clients, exit_codes
 import describe_clusters
 import list_tasks
 from conftest import ROOT
@@ -16,7 +16,7 @@ SECRET = os.environ["AWS_SECRET_ACCESS_KEY"]
 
 
 def assert_one_line_failure(result, *fragments):
-    assert result.code == common.EXIT_FAILED, result
+    assert result.code == exit_codes.EXIT_FAILED, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     for fragment in fragments:
@@ -60,7 +60,7 @@ def test_unreachable_endpoint_fails_after_the_standard_retries(cluster_set, run,
     endpoint = f"http://127.0.0.1:{closed_port()}"
     cluster_set.setenv("AWS_ENDPOINT_URL", endpoint)
     attempts = []
-    real_client = common.client
+    real_client = clients.client
 
     def counting_client(service):
         aws_client = real_client(service)
@@ -74,9 +74,9 @@ def test_unreachable_endpoint_fails_after_the_standard_retries(cluster_set, run,
 
 
 def test_user_retry_settings_win(cluster_set):
-    assert common.client("ecs").meta.config.retries["mode"] == "standard"
+    assert clients.client("ecs").meta.config.retries["mode"] == "standard"
     cluster_set.setenv("AWS_RETRY_MODE", "adaptive")
-    assert common.client("ecs").meta.config.retries["mode"] == "adaptive"
+    assert clients.client("ecs").meta.config.retries["mode"] == "adaptive"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import clients, ecs_tasks, exit_codes, redaction
 import describe_clusters
 import describe_task
 import run_task
@@ -30,7 +30,7 @@ SESSION_TOKEN = "FwoGZXIvYXdzEJr//////////wEaDFakeSessionTokenForTests0123456789
 
 
 def assert_one_error_line(result, *fragments):
-    assert result.code == common.EXIT_FAILED, result
+    assert result.code == exit_codes.EXIT_FAILED, result
     lines = result.err.strip().splitlines()
     assert lines and lines[-1].startswith("error: "), result.err
     assert sum(line.startswith("error: ") for line in lines) == 1, result.err
@@ -135,10 +135,10 @@ def test_aws_text_is_one_printable_line_without_credentials():
     @settings(max_examples=300, deadline=None)
     @given(messages_with_credentials())
     def check(message):
-        common._known_secrets.update({KEY_ID, SECRET, SESSION_TOKEN})
-        text = common.aws_text(message)
+        redaction._known_secrets.update({KEY_ID, SECRET, SESSION_TOKEN})
+        text = redaction.aws_text(message)
         assert "\n" not in text and "\r" not in text and text.isprintable()
-        assert len(text) <= common.MESSAGE_LIMIT
+        assert len(text) <= redaction.MESSAGE_LIMIT
         for secret in (KEY_ID, SECRET, SESSION_TOKEN, "AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A"):
             assert secret not in text
         assert "0123456789abcdef" * 4 not in text and "Canonical" not in text
@@ -177,8 +177,8 @@ def test_throttles_are_retried_with_backoff(through_proxy, aws_proxy, run):
 
 
 def test_default_call_budget_is_under_30_seconds(clean_settings):
-    assert common.constants.AWS_CALL_TIMEOUT <= 25
-    config = common.client("ecs").meta.config
+    assert constants.AWS_CALL_TIMEOUT <= 25
+    config = clients.client("ecs").meta.config
     assert config.read_timeout <= 25 and config.connect_timeout <= 5
 
 
@@ -235,7 +235,7 @@ def test_wait_timeout_bounds_every_call_of_the_step(
 @pytest.fixture
 def fast_rounds(monkeypatch):
     """try_every_task's own rounds without the pauses (botocore's retries still back off)."""
-    monkeypatch.setattr(common.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(ecs_tasks.time, "sleep", lambda seconds: None)
 
 
 def test_stop_task_tries_every_task_and_names_the_ones_left(
@@ -247,8 +247,8 @@ def test_stop_task_tries_every_task_and_names_the_ones_left(
     result = run(stop_task, "--interval", "0")
     assert_one_error_line(result, "could not stop 3 of 3 task(s)", "stop_task.py again")
     for arn in arns:
-        assert common.short_id(arn) in result.err.splitlines()[-1]
-    assert aws_proxy.count("StopTask") == 3 * common.TASK_ROUNDS
+        assert ecs_tasks.short_id(arn) in result.err.splitlines()[-1]
+    assert aws_proxy.count("StopTask") == 3 * ecs_tasks.TASK_ROUNDS
     assert len(fargate.running(through_proxy)) == 3
 
 
@@ -259,7 +259,7 @@ def test_stop_task_goes_on_after_one_failure(through_proxy, aws_proxy, run, farg
     assert_one_error_line(result, "could not stop 1 of 3 task(s)", "(InvalidParameterException)")
     assert result.err.count("is STOPPED") == 2
     [left] = fargate.running(through_proxy)
-    assert left in arns and common.short_id(left) in result.err.splitlines()[-1]
+    assert left in arns and ecs_tasks.short_id(left) in result.err.splitlines()[-1]
 
 
 def test_stop_task_rides_out_a_burst_of_throttles(
@@ -301,7 +301,7 @@ def test_partial_run_task_names_the_tasks_it_could_not_stop(
     assert_one_error_line(result, "could not stop 2 of 2 task(s)", "run stop_task.py again")
     running = fargate.running(through_proxy)
     assert len(running) == 2
-    assert all(common.short_id(arn) in result.err.splitlines()[-1] for arn in running)
+    assert all(ecs_tasks.short_id(arn) in result.err.splitlines()[-1] for arn in running)
 
 
 def _closed_stdout():
@@ -371,7 +371,7 @@ def test_closed_stdout_in_every_script_is_no_traceback(fargate, aws_proxy):
     ],
 )
 def test_aws_text_keeps_what_aws_means(message):
-    assert common.aws_text(message) == message
+    assert redaction.aws_text(message) == message
 
 
 JSON = st.recursive(
@@ -398,7 +398,7 @@ def test_any_answer_that_is_not_aws_is_one_line(
     aws_proxy.clear()
     aws_proxy.raw(ANY, 200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
     result = run(script, *(["--interval", "0", "--timeout", "1"] if script in (describe_task, stop_task) else []))
-    assert result.code in (common.EXIT_OK, common.EXIT_FAILED), result
+    assert result.code in (exit_codes.EXIT_OK, exit_codes.EXIT_FAILED), result
     if result.code:
         assert_one_error_line(result)
     assert_sanitized(result)
@@ -426,4 +426,4 @@ def test_stop_task_names_every_task_when_stop_task_never_answers(
     result = run(stop_task, "--interval", "0")
     assert time.monotonic() - started < 10  # one second, once: not once per task
     assert_one_error_line(result, "could not stop 3 of 3 task(s)", "not tried: AWS did not answer")
-    assert all(common.short_id(arn) in result.err for arn in arns)
+    assert all(ecs_tasks.short_id(arn) in result.err for arn in arns)

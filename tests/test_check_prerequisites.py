@@ -498,9 +498,9 @@ def test_settings_are_checked_before_aws(clean_settings, run, aws_calls):
 
 def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
     """AccessDenied on one read: that part is unchecked, said as a warning; the rest goes on."""
-    import common
+    from plumbing import clients
 
-    real_client = common.client
+    real_client = clients.client
 
     def denying_client(service):
         aws_client = real_client(service)

@@ -212,9 +212,9 @@ def test_what_is_not_ours_is_left_alone(aws_iam, run):
     ids=["aws-refuses", "ctrl-c"],
 )
 def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch, fault, code, said):
-    import common
+    from plumbing import clients
 
-    real_client = common.client
+    real_client = clients.client
 
     def failing_client(service):
         aws_client = real_client(service)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import ecs_tasks
 import describe_task
 import logs as logs_script
 import run_task
@@ -23,7 +23,7 @@ GROUP = "/ecs/sd-apiserver"
 
 
 def stream_of(task_arn: str, container: str = "sd-apiserver") -> str:
-    return f"sd-apiserver/{container}/{common.short_id(task_arn)}"
+    return f"sd-apiserver/{container}/{ecs_tasks.short_id(task_arn)}"
 
 
 def write(task_arn: str, *messages: str, at: float | None = None, step_ms: int = 1) -> None:
@@ -66,12 +66,12 @@ def test_lines_oldest_first_with_utc_times(task, run):
     assert "3 line(s) from /ecs/sd-apiserver" in result.err
     last = run(logs_script, "--lines", "1")
     assert last.out.splitlines() == ["2026-11-30 00:53:20Z listening on 0.0.0.0:9090"]
-    named = run(logs_script, common.short_id(task), "--json")
+    named = run(logs_script, ecs_tasks.short_id(task), "--json")
     objects = [json.loads(line) for line in named.out.splitlines()]
     assert [o["message"] for o in objects] == ["starting", "licence ok", "listening on 0.0.0.0:9090"]
     assert objects[0] == {
         "time": "2026-11-30T00:53:20.000+00:00",
-        "task": common.short_id(task),
+        "task": ecs_tasks.short_id(task),
         "container": "sd-apiserver",
         "message": "starting",
         "cut": False,
@@ -98,7 +98,7 @@ def test_several_tasks_each_line_names_its_task(ready, run, clean_settings):
     lines = run(logs_script).out.splitlines()
     assert [line.split(" ", 3)[3] for line in lines] == ["a1", "b1", "a2"]
     assert [line.split(" ")[2] for line in lines] == [
-        f"[{common.short_id(arn)[:8]}]" for arn in (first, second, first)
+        f"[{ecs_tasks.short_id(arn)[:8]}]" for arn in (first, second, first)
     ]
 
 
@@ -252,7 +252,7 @@ def test_follow_exits_1_when_the_server_crashed(ready, run, aws, clean_settings)
 def test_describe_task_shows_the_last_20_lines_of_a_stopped_task(task, run, aws):
     write(task, *(f"line {n}" for n in range(1, 31)))
     aws.ecs.stop_task(cluster="sd-test", task=task, reason="Essential container in task exited")
-    result = run(describe_task, common.short_id(task), "--interval", "0")
+    result = run(describe_task, ecs_tasks.short_id(task), "--interval", "0")
     assert result.code == 1
     err = result.err
     assert "the server's last 20 lines (/ecs/sd-apiserver):" in err
@@ -264,6 +264,6 @@ def test_describe_task_shows_the_last_20_lines_of_a_stopped_task(task, run, aws)
 def test_last_lines_say_why_they_cannot_be_read(task, run, aws, monkeypatch):
     aws.ecs.stop_task(cluster="sd-test", task=task, reason="Essential container in task exited")
     boto3.client("logs").delete_log_group(logGroupName=GROUP)
-    result = run(describe_task, common.short_id(task), "--interval", "0")
+    result = run(describe_task, ecs_tasks.short_id(task), "--interval", "0")
     assert result.code == 1
     assert "the server wrote nothing to /ecs/sd-apiserver" in result.err

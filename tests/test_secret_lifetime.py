@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import ecs_tasks
 import describe_task
 import register_task_definition
 import run_task
@@ -159,7 +159,7 @@ def test_lifetime_over_its_whole_range(aws, run, clean_settings, minutes, size):
     # The containers' hard limits fit the task; the server keeps the rest.
     assert sum(c["memory"] for c in containers.values()) == memory
     assert sum(c["cpu"] for c in containers.values()) == cpu
-    assert common.lifetime_minutes(definition) == (minutes or None)
+    assert ecs_tasks.lifetime_minutes(definition) == (minutes or None)
     if minutes:
         lifetime = containers["lifetime"]
         assert lifetime["essential"] is True

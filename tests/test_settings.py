@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import common
+from plumbing import exit_codes
 import create_cluster
 import delete_cluster
 import describe_clusters
@@ -32,7 +32,7 @@ REQUIRED = {
 
 
 def assert_one_line_error(result, *fragments):
-    assert result.code == common.EXIT_BAD_SETTING, result
+    assert result.code == exit_codes.EXIT_BAD_SETTING, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     for fragment in fragments:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import check_prerequisites
-import common
+from plumbing import clients, exit_codes
 import constants
 import create_cluster
 import delete_cluster
@@ -78,7 +78,7 @@ def test_with_nothing_set_a_setting_is_named_not_the_region(clean_settings, run,
     clean_settings.delenv("ENV_FILE")
     clean_settings.setattr(constants, "ENV_FILE", ROOT / "no-such-dir" / ".env")
     result = run(script)
-    assert result.code == common.EXIT_BAD_SETTING, result.err
+    assert result.code == exit_codes.EXIT_BAD_SETTING, result.err
     assert "is not set" in result.err and "region" not in result.err
     assert "`cp .env.example .env`" in result.err
     assert len(result.err.splitlines()) == 1
@@ -94,14 +94,14 @@ def test_a_bad_setting_a_step_uses_is_named_even_without_a_region(aws, run, scri
     os.environ[name] = INVALID[name]
     try:
         with_region = run(script)
-        if with_region.code != common.EXIT_BAD_SETTING or name not in with_region.err:
+        if with_region.code != exit_codes.EXIT_BAD_SETTING or name not in with_region.err:
             return  # this step does not use that setting (or reads another bad one first)
         region = os.environ.pop("AWS_DEFAULT_REGION")
         try:
             without_region = run(script)
         finally:
             os.environ["AWS_DEFAULT_REGION"] = region
-        assert without_region.code == common.EXIT_BAD_SETTING, without_region.err
+        assert without_region.code == exit_codes.EXIT_BAD_SETTING, without_region.err
         assert without_region.err == with_region.err
     finally:
         if saved is None:
@@ -114,7 +114,7 @@ def test_a_bad_setting_a_step_uses_is_named_even_without_a_region(aws, run, scri
 def test_every_setting_read_comes_before_the_first_client(ready, run, monkeypatch, script):
     """Traced on a run against local AWS: no setting is read after a client (needing a region)."""
     trace: list[str] = []
-    real_getattr, real_client = constants.__getattr__, common.client
+    real_getattr, real_client = constants.__getattr__, clients.client
 
     def reading(name):
         trace.append(name)
@@ -155,7 +155,7 @@ def test_an_unedited_copy_of_env_example_is_refused_before_aws(tmp_path, script)
     result = subprocess.run(
         [sys.executable, script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
-    assert result.returncode == common.EXIT_BAD_SETTING, result.stderr
+    assert result.returncode == exit_codes.EXIT_BAD_SETTING, result.stderr
     assert "is the placeholder from .env.example" in result.stderr
     assert f"from {env_file}" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and result.stdout == ""

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import exit_codes
 import constants
 import create_cluster
 import describe_task
@@ -132,15 +132,15 @@ def test_any_value_of_a_setting(refusing_aws, run, clean_settings, settings_read
         settings_read.clear()
         result = run(script)
         lines = result.err.strip().splitlines()
-        if result.code == common.EXIT_BAD_SETTING:
+        if result.code == exit_codes.EXIT_BAD_SETTING:
             assert len(lines) == 1 and lines[0].startswith("error: "), result.err
             assert refusing_aws.count(ANY) == 0
             assert result.out == ""
         else:
-            assert result.code in (common.EXIT_OK, common.EXIT_FAILED), result
+            assert result.code in (exit_codes.EXIT_OK, exit_codes.EXIT_FAILED), result
             assert lines[-1].startswith("error: ") or result.code == 0
         if refused and name in settings_read:
-            assert result.code == common.EXIT_BAD_SETTING, (value, result)
+            assert result.code == exit_codes.EXIT_BAD_SETTING, (value, result)
             assert name in lines[0]
         if not refused:  # an accepted value may be warned about, never refused
             assert not [line for line in lines if line.startswith("error: ") and f"{name}=" in line]
@@ -186,9 +186,9 @@ def test_any_value_of_a_numeric_argument(
         err = capsys.readouterr().err
         lines = err.strip().splitlines()
         if _allowed(value, low, high, zero, whole=flag == "--count"):
-            assert code == common.EXIT_FAILED, (value, err)  # went on to AWS, which said no
+            assert code == exit_codes.EXIT_FAILED, (value, err)  # went on to AWS, which said no
         else:
-            assert code == common.EXIT_BAD_SETTING, (value, err)
+            assert code == exit_codes.EXIT_BAD_SETTING, (value, err)
             assert len(lines) == 1 and lines[0].startswith("error: "), err
             assert refusing_aws.count(ANY) == 0
 

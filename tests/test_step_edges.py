@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import common
+from plumbing import arguments, clients, ecs_tasks, exit_codes, ingress, output, redaction, signals
 import constants
 import describe_clusters
 import describe_task
@@ -22,7 +22,7 @@ def aws_limits(monkeypatch):
     """Clients that refuse what real AWS refuses and moto accepts: DescribeTasks of over 100.
 
     Returns the operations called, in order."""
-    real_client = common.client
+    real_client = clients.client
     calls: list[str] = []
 
     def limited_client(service):
@@ -106,7 +106,7 @@ TASK_ARGUMENTS = st.one_of(
 def test_any_task_argument_is_looked_up_or_refused_in_one_line(capsys, argument):
     """A task argument is either sent to ECS as it is, or refused (exit 2) in one line."""
     try:
-        accepted = common.task_reference(argument) == argument
+        accepted = arguments.task_reference(argument) == argument
     except Exception:  # noqa: BLE001 (refused: the script must say so below)
         accepted = False
     if accepted:
@@ -171,7 +171,7 @@ def test_any_botocore_variable_is_one_line(clean_settings, run, data):
         patch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
         patch.setenv(name, value)
         result = run(describe_clusters)
-    assert result.code == common.EXIT_FAILED, result
+    assert result.code == exit_codes.EXIT_FAILED, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
 
@@ -191,7 +191,7 @@ def test_a_signal_after_run_task_answered_names_the_started_tasks(
 
     signum = getattr(signal, signal_name)
     printed = []
-    real_show, real_say = common.show, common.say
+    real_show, real_say = output.show, output.say
 
     def signal_at_moment(real):
         def output(*args):
@@ -200,7 +200,7 @@ def test_a_signal_after_run_task_answered_names_the_started_tasks(
                 if len(printed) == moment + 1:
                     if signum == signal.SIGINT:
                         raise KeyboardInterrupt
-                    raise common.Interrupted(signum)
+                    raise signals.Interrupted(signum)
             real(*args)
 
         return output
@@ -214,7 +214,7 @@ def test_a_signal_after_run_task_answered_names_the_started_tasks(
     assert result.code == 128 + signum, result
     lines = result.err.strip().splitlines()
     last = lines[-1]
-    assert all(common.short_id(arn) in last for arn in running), last
+    assert all(ecs_tasks.short_id(arn) in last for arn in running), last
     assert "stop_task.py" in last
 
 
@@ -255,7 +255,7 @@ def test_any_failure_after_run_task_started_tasks_names_them(
         return
     last = result.err.strip().splitlines()[-1]
     assert result.code == 1 and last.startswith("error: "), result
-    assert all(common.short_id(arn) in last for arn in running), last
+    assert all(ecs_tasks.short_id(arn) in last for arn in running), last
     assert "stop_task.py" in last
 
 
@@ -296,7 +296,7 @@ def test_a_signal_while_python_shuts_down_changes_nothing(signal_name):
         [sys.executable, "-c", runner], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=60,
     )
-    assert done.returncode == common.EXIT_FAILED, done
+    assert done.returncode == exit_codes.EXIT_FAILED, done
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: no AWS region"), done
 
 
@@ -377,8 +377,8 @@ def test_aws_text_keeps_ids_and_names_and_removes_keys(meant, key):
     # Only the patterns: credentials other tests used in this process are removed by name.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(common, "_known_secrets", set())
-        assert common.aws_text(f"{meant} does not exist") == f"{meant} does not exist"
-        assert key not in common.aws_text(f"{meant} was refused for {key}")
+        assert redaction.aws_text(f"{meant} does not exist") == f"{meant} does not exist"
+        assert key not in redaction.aws_text(f"{meant} was refused for {key}")
 
 
 # --- open to the internet, however the ranges are written
@@ -417,4 +417,4 @@ def test_run_task_warns_whenever_the_internet_at_large_may_come_in(ready, run, r
 
 
 def test_private_and_narrow_ranges_are_not_the_internet():
-    assert common.open_to_the_internet(["10.0.0.0/8", "203.0.113.7/32", "fd00::/8", "x"]) == []
+    assert ingress.open_to_the_internet(["10.0.0.0/8", "203.0.113.7/32", "fd00::/8", "x"]) == []
