@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
+
 from botocore.exceptions import ClientError
 
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
 import constants
 
 TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
@@ -403,13 +404,19 @@ def as_list(value: Any) -> list:
 def role_statements(iam: Any, role_name: str) -> list[dict]:
     """The statements of every policy attached to the role and every inline one."""
     statements = []
-    for policy in common.paginate(
-        iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role_name
+    for policy in (
+        iam.get_paginator("list_attached_role_policies")
+        .paginate(RoleName=role_name)
+        .build_full_result()["AttachedPolicies"]
     ):
         version = iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
         document = iam.get_policy_version(PolicyArn=policy["PolicyArn"], VersionId=version)
         statements += as_list(document["PolicyVersion"]["Document"]["Statement"])
-    for name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=role_name):
+    for name in (
+        iam.get_paginator("list_role_policies")
+        .paginate(RoleName=role_name)
+        .build_full_result()["PolicyNames"]
+    ):
         document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
         statements += as_list(document["Statement"])
     return statements
@@ -596,7 +603,11 @@ def check_role(
 
 
 def check_log_group(logs: Any, name: str, report: Findings) -> None:
-    groups = common.paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    groups = (
+        logs.get_paginator("describe_log_groups")
+        .paginate(logGroupNamePrefix=name)
+        .build_full_result()["logGroups"]
+    )
     if any(group["logGroupName"] == name for group in groups):
         report.add("log group", OK, f"log group {name} exists")
     else:
@@ -632,8 +643,10 @@ def check_file_system(
         )
         return
     vpcs = {subnet["VpcId"] for subnet in subnets}
-    every_target = common.paginate(
-        efs, "describe_mount_targets", "MountTargets", FileSystemId=file_system_id
+    every_target = (
+        efs.get_paginator("describe_mount_targets")
+        .paginate(FileSystemId=file_system_id)
+        .build_full_result()["MountTargets"]
     )
     targets = [target for target in every_target if target["VpcId"] in vpcs]
     if every_target and not targets:
@@ -777,14 +790,14 @@ def check_prerequisites() -> int:
         )
         or []
     )
-    clients = {
+    allowed_sources = {
         source
         for group in groups
         for rule in group["IpPermissions"]
         if allows_port(rule, port)
         for source in sources(rule)
     }
-    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, clients, port, report))
+    report.guarded("network ACLs", lambda: check_network_acls(ec2, subnets, allowed_sources, port, report))
     secret_key = (
         report.guarded("licence secret", lambda: check_secret_exists(secret, report))
         if secret

@@ -11,6 +11,7 @@ message names the variable, the value, what is allowed and where the value came 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dotenv import dotenv_values
-from dotenv.parser import parse_stream
 
 # Fixed names: what the scripts call the things they create, so they can find them again.
 CONTAINER_NAME = "sd-apiserver"
@@ -81,11 +81,10 @@ def _load_env_file() -> tuple[Path, dict[str, str | None], str | None]:
         return path, {}, f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8"
     except OSError as error:
         return path, {}, f"cannot read {path}: {error.strerror}"
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            # The line itself is not shown: it may hold a secret.
-            return path, {}, f"line {binding.original.line} of {path} is not NAME=value"
-    values = dotenv_values(stream=io.StringIO(text))
+    values, bad_lines = _parse_env(text)
+    if bad_lines:
+        # The line itself is not shown: it may hold a secret.
+        return path, {}, f"line {bad_lines[0]} of {path} is not NAME=value"
     from_file = {
         name: value
         for name, value in values.items()
@@ -100,6 +99,27 @@ def _load_env_file() -> tuple[Path, dict[str, str | None], str | None]:
         name: None for name, value in values.items() if value is None and name not in os.environ
     }
     return path, {**from_file, **without_value}, None
+
+
+def _parse_env(text: str) -> tuple[dict[str, str | None], list[int]]:
+    """The values of a `.env` text, and the numbers of the lines python-dotenv could not parse
+    (it skips them, saying so on its `dotenv.main` logger)."""
+    bad_lines: list[int] = []
+
+    class BadLines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg.startswith("python-dotenv could not parse") and record.args:
+                bad_lines.append(int(record.args[0]))
+
+    logger, handler = logging.getLogger("dotenv.main"), BadLines()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # not printed: the line may be secret
+    try:
+        values = dotenv_values(stream=io.StringIO(text))
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+    return values, bad_lines
 
 
 def source(name: str) -> str:

@@ -6,6 +6,7 @@ Creating a cluster that already exists is harmless: ECS returns the existing one
 import sys
 
 from plumbing import arguments, clients, exit_codes, output, runner
+
 import constants
 
 

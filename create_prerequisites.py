@@ -16,11 +16,22 @@ import json
 import sys
 from typing import Any
 
+from plumbing import (
+    arguments,
+    clients,
+    errors,
+    exit_codes,
+    ingress,
+    licence_secret,
+    log_group,
+    output,
+    runner,
+    tags,
+)
+
 from botocore.exceptions import ClientError
 
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner, tags
 import constants
-from plumbing import log_group
 
 TRUST_ECS_TASKS = {
     "Version": "2012-10-17",

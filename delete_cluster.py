@@ -7,7 +7,9 @@ is not an error.
 import sys
 
 from plumbing import arguments, clients, errors, exit_codes, output, runner
+
 from botocore.exceptions import ClientError
+
 import constants
 
 
@@ -26,8 +28,10 @@ def delete_cluster() -> int:
     if not found or found[0]["status"] == "INACTIVE":
         output.say(f"cluster {cluster} does not exist (already deleted?): nothing to do")
         return exit_codes.EXIT_OK
-    running = common.paginate(
-        ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+    running = (
+        ecs.get_paginator("list_tasks")
+        .paginate(cluster=cluster, desiredStatus="RUNNING")
+        .build_full_result()["taskArns"]
     )
     if running:
         raise refuse_running(len(running))

@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import sys
 
-from plumbing import arguments, clients, errors, exit_codes, output, runner, tags
+from plumbing import arguments, clients, errors, exit_codes, log_group, output, runner, tags
+
 import constants
-from plumbing import log_group
 
 
 def our_groups(ec2) -> list[dict]:
-    return common.paginate(
-        ec2,
-        "describe_security_groups",
-        "SecurityGroups",
-        Filters=[
-            {"Name": "group-name", "Values": [constants.SECURITY_GROUP_NAME]},
-            {
-                "Name": f"tag:{constants.PROJECT_TAG['key']}",
-                "Values": [constants.PROJECT_TAG["value"]],
-            },
-        ],
+    return (
+        ec2.get_paginator("describe_security_groups")
+        .paginate(
+            Filters=[
+                {"Name": "group-name", "Values": [constants.SECURITY_GROUP_NAME]},
+                {
+                    "Name": f"tag:{constants.PROJECT_TAG['key']}",
+                    "Values": [constants.PROJECT_TAG["value"]],
+                },
+            ]
+        )
+        .build_full_result()["SecurityGroups"]
     )
 
 
 def our_roles(iam) -> list[str]:
-    roles = common.paginate(iam, "list_roles", "Roles", PathPrefix=constants.EXECUTION_ROLE_PATH)
+    roles = (
+        iam.get_paginator("list_roles")
+        .paginate(PathPrefix=constants.EXECUTION_ROLE_PATH)
+        .build_full_result()["Roles"]
+    )
     return [
         role["RoleName"]
         for role in roles
@@ -44,11 +49,10 @@ def delete_prerequisites() -> int:
     groups = [group["GroupId"] for group in our_groups(ec2)]
     roles = our_roles(iam)
     for group_id in groups:
-        interfaces = common.paginate(
-            ec2,
-            "describe_network_interfaces",
-            "NetworkInterfaces",
-            Filters=[{"Name": "group-id", "Values": [group_id]}],
+        interfaces = (
+            ec2.get_paginator("describe_network_interfaces")
+            .paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
+            .build_full_result()["NetworkInterfaces"]
         )
         if interfaces:
             raise errors.StepFailed(
@@ -62,11 +66,17 @@ def delete_prerequisites() -> int:
         ec2.delete_security_group(GroupId=group_id)
         output.say(f"deleted security group {group_id}")
     for name in roles:
-        for policy in common.paginate(
-            iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name
+        for policy in (
+            iam.get_paginator("list_attached_role_policies")
+            .paginate(RoleName=name)
+            .build_full_result()["AttachedPolicies"]
         ):
             iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
-        for policy_name in common.paginate(iam, "list_role_policies", "PolicyNames", RoleName=name):
+        for policy_name in (
+            iam.get_paginator("list_role_policies")
+            .paginate(RoleName=name)
+            .build_full_result()["PolicyNames"]
+        ):
             iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
         iam.delete_role(RoleName=name)
         output.say(f"deleted role {name}")

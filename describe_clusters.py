@@ -6,6 +6,7 @@ Exits 1 when the cluster does not exist or is not ACTIVE (a deleted cluster is I
 import sys
 
 from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+
 import constants
 
 

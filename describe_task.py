@@ -12,11 +12,22 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, redaction, runner
-from botocore.exceptions import ClientError
-import constants
+from plumbing import (
+    arguments,
+    clients,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    output,
+    ready,
+    redaction,
+    runner,
+)
 from plumbing import logs as server_logs
-from plumbing import ready
+
+from botocore.exceptions import ClientError
+
+import constants
 
 SERVER_DEFAULT_PORT = 9090
 

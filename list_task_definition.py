@@ -6,6 +6,7 @@ The newest revision comes first; run_task.py starts it unless TASK_FAMILY_NAME_F
 import sys
 
 from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
+
 import constants
 
 
@@ -17,12 +18,10 @@ def family_and_revision(arn: str) -> tuple[str, int]:
 def list_task_definitions() -> int:
     constants.check("TASK_FAMILY_NAME")
     ecs = clients.client("ecs")
-    arns = common.paginate(
-        ecs,
-        "list_task_definitions",
-        "taskDefinitionArns",
-        familyPrefix=constants.TASK_FAMILY_NAME,
-        status="ACTIVE",
+    arns = (
+        ecs.get_paginator("list_task_definitions")
+        .paginate(familyPrefix=constants.TASK_FAMILY_NAME, status="ACTIVE")
+        .build_full_result()["taskDefinitionArns"]
     )
     # familyPrefix also matches longer family names that start with ours; newest first.
     arns = sorted(

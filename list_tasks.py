@@ -7,18 +7,17 @@ list is empty even while a task is still shutting down.
 import sys
 
 from plumbing import arguments, clients, exit_codes, output, runner
+
 import constants
 
 
 def list_tasks() -> int:
     constants.check("CLUSTER_NAME")
     ecs = clients.client("ecs")
-    arns = common.paginate(
-        ecs,
-        "list_tasks",
-        "taskArns",
-        cluster=constants.CLUSTER_NAME,
-        desiredStatus="RUNNING",
+    arns = (
+        ecs.get_paginator("list_tasks")
+        .paginate(cluster=constants.CLUSTER_NAME, desiredStatus="RUNNING")
+        .build_full_result()["taskArns"]
     )
     output.show({"taskArns": arns})
     output.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")

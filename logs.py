@@ -16,9 +16,10 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
+from plumbing import logs as server_logs
+
 import constants
 import describe_task
-from plumbing import logs as server_logs
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_MOST = timedelta(days=3653)  # CloudWatch Logs keeps events ten years at most

@@ -13,9 +13,19 @@ made here when missing, kept LOG_RETENTION_DAYS; LOG_GROUP=off for none).
 import os
 import sys
 
-from plumbing import arguments, clients, ecs_tasks, exit_codes, licence_secret, output, redaction, runner
+from plumbing import (
+    arguments,
+    clients,
+    ecs_tasks,
+    exit_codes,
+    licence_secret,
+    log_group,
+    output,
+    redaction,
+    runner,
+)
+
 import constants
-from plumbing import log_group
 
 
 def require_secret_for_rest() -> None:
@@ -69,32 +79,6 @@ def warn_about_settings() -> None:
         )
 
 
-def data_volume() -> dict:
-    """The /var/data volume: EFS when configured, so crash dumps outlive the task."""
-    if constants.EFS_FILE_SYSTEM_ID:
-        return {
-            "name": constants.DATA_VOLUME,
-            "efsVolumeConfiguration": {
-                "fileSystemId": constants.EFS_FILE_SYSTEM_ID,
-                "transitEncryption": "ENABLED",
-            },
-        }
-    return {"name": constants.DATA_VOLUME}
-
-
-def log_configuration(region: str) -> dict | None:
-    if not constants.LOG_GROUP:
-        return None
-    return {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": constants.LOG_GROUP,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": constants.CONTAINER_NAME,
-        },
-    }
-
-
 def secret_arn(name_or_arn: str, sts, region: str) -> str:
     """The full ARN ECS needs: an ARN as given, an SSM parameter name in the caller's account."""
     if name_or_arn.startswith("arn:"):
@@ -104,38 +88,31 @@ def secret_arn(name_or_arn: str, sts, region: str) -> str:
     return licence_secret.secret_arn(name_or_arn, region, caller["Account"], partition)
 
 
-def lifetime_container(minutes: int) -> dict:
-    """An essential container that sleeps `minutes`, then exits 0: ECS then stops the task."""
-    return {
-        "name": constants.LIFETIME_CONTAINER_NAME,
-        "image": constants.LIFETIME_IMAGE,
-        "essential": True,
-        "command": ["sleep", str(minutes * 60)],
-        # sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand, kill it
-        # after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
-        "stopTimeout": 2,
-        "cpu": constants.LIFETIME_CPU,
-        "memory": constants.LIFETIME_MEMORY,
-    }
-
-
 def register_task_definition() -> int:
+    # Every setting is checked before the first AWS call.
     constants.check(
-        "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "LOG_GROUP", "LOG_RETENTION_DAYS", "EFS_FILE_SYSTEM_ID"
+        "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "IMAGE_NAME", "TASK_CPU", "TASK_MEMORY",
+        "TASK_LIFETIME_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL",
+        "SD_DEBUG_CRASH", "LOG_GROUP", "LOG_RETENTION_DAYS", "EFS_FILE_SYSTEM_ID",
+        "LICENSE_SECRET",
     )
     require_secret_for_rest()
+    warn_about_settings()
     lifetime = constants.TASK_LIFETIME_MINUTES
-    # Fargate only needs task-level cpu/memory, but local ECS emulators need them on every
-    # container; the containers' hard limits add up to the task's.
-    cpu, memory = constants.TASK_CPU, constants.TASK_MEMORY
-    if lifetime:
-        cpu, memory = cpu - constants.LIFETIME_CPU, memory - constants.LIFETIME_MEMORY
-    container = {
+    ecs = clients.client("ecs")
+    region = ecs.meta.region_name
+    arn = constants.LICENSE_SECRET and secret_arn(
+        constants.LICENSE_SECRET, clients.client("sts"), region
+    )
+
+    server = {
         "name": constants.CONTAINER_NAME,
         "image": constants.IMAGE_NAME,
         "essential": True,
-        "cpu": cpu,
-        "memory": memory,
+        # Fargate only needs the task's cpu and memory, but local ECS emulators need them on
+        # every container: the containers' hard limits add up to the task's.
+        "cpu": constants.TASK_CPU - (constants.LIFETIME_CPU if lifetime else 0),
+        "memory": constants.TASK_MEMORY - (constants.LIFETIME_MEMORY if lifetime else 0),
         "portMappings": [{"containerPort": constants.SD_API_TCP_PORT, "protocol": "tcp"}],
         "environment": [
             {"name": "SD_API_TRANSPORT", "value": str(constants.SD_API_TRANSPORT)},
@@ -147,25 +124,39 @@ def register_task_definition() -> int:
             {"sourceVolume": constants.DATA_VOLUME, "containerPath": constants.DATA_PATH}
         ],
     }
-    # Every setting is checked before the first AWS call.
-    family, execution_role = constants.TASK_FAMILY_NAME, constants.TASK_EXEC_ROLE
-    volumes = [data_volume()]
-    license_secret = constants.LICENSE_SECRET
-    warn_about_settings()
-    ecs = clients.client("ecs")
-    logging = log_configuration(ecs.meta.region_name)
+    if arn:  # the licence key: ECS reads it from the secret when the task starts
+        server["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
+    # Each container's output to CloudWatch Logs, stream sd-apiserver/CONTAINER/TASK_ID.
+    logging = constants.LOG_GROUP and {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": constants.LOG_GROUP,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": constants.CONTAINER_NAME,
+        },
+    }
     if logging:
-        container["logConfiguration"] = logging
-    if license_secret:
-        arn = secret_arn(license_secret, clients.client("sts"), ecs.meta.region_name)
-        container["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
-    # Order means nothing to ECS; moto reports only the first container of a task, so the
-    # lifetime container goes first for the rehearsal to show its exit.
-    containers = [container]
-    if lifetime:
-        containers.insert(0, lifetime_container(lifetime))
-        if logging:
-            containers[0]["logConfiguration"] = logging
+        server["logConfiguration"] = logging
+    # An essential container that sleeps TASK_LIFETIME_MINUTES, then exits 0: ECS then stops
+    # the task. sleep runs as PID 1, which ignores SIGTERM: when the task is stopped by hand,
+    # it is killed after 2 s rather than ECS's default 30 s (its exit code is then 137, never 0).
+    lifetime_container = {
+        "name": constants.LIFETIME_CONTAINER_NAME,
+        "image": constants.LIFETIME_IMAGE,
+        "essential": True,
+        "command": ["sleep", str(lifetime * 60)],
+        "stopTimeout": 2,
+        "cpu": constants.LIFETIME_CPU,
+        "memory": constants.LIFETIME_MEMORY,
+        **({"logConfiguration": logging} if logging else {}),
+    }
+    # /var/data: EFS when configured, so crash dumps outlive the task; else task storage.
+    data_volume = {"name": constants.DATA_VOLUME}
+    if constants.EFS_FILE_SYSTEM_ID:
+        data_volume["efsVolumeConfiguration"] = {
+            "fileSystemId": constants.EFS_FILE_SYSTEM_ID,
+            "transitEncryption": "ENABLED",
+        }
 
     if logging:
         logs = clients.client("logs")
@@ -177,16 +168,18 @@ def register_task_definition() -> int:
 
     with log_group.removed_if_failed(logs, constants.LOG_GROUP, made):
         response = ecs.register_task_definition(
-            family=family,
-            executionRoleArn=execution_role,
+            family=constants.TASK_FAMILY_NAME,
+            executionRoleArn=constants.TASK_EXEC_ROLE,
             networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
             # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
             runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
             cpu=str(constants.TASK_CPU),
             memory=str(constants.TASK_MEMORY),
-            containerDefinitions=containers,
-            volumes=volumes,
+            # Order means nothing to ECS; moto reports only the first container of a task, so the
+            # lifetime container goes first for the rehearsal to show its exit.
+            containerDefinitions=[lifetime_container, server] if lifetime else [server],
+            volumes=[data_volume],
             tags=[constants.PROJECT_TAG],
         )
     output.show(response)
@@ -195,7 +188,7 @@ def register_task_definition() -> int:
         f"registered task definition {ecs_tasks.short_id(definition['taskDefinitionArn'])} "
         f"({definition['status']})"
     )
-    if license_secret:
+    if arn:
         output.say(
             f"the server reads its licence key from {arn} when the task starts: the execution "
             f"role needs {' and '.join(licence_secret.secret_read_actions(arn))} on it (and kms:Decrypt "

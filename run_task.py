@@ -8,8 +8,21 @@ start another while one of ours is running, unless --count or --force says so.
 import argparse
 import sys
 
-from plumbing import arguments, clients, deadlines, ecs_tasks, errors, exit_codes, ingress, output, redaction, runner
+from plumbing import (
+    arguments,
+    clients,
+    deadlines,
+    ecs_tasks,
+    errors,
+    exit_codes,
+    ingress,
+    output,
+    redaction,
+    runner,
+)
+
 from botocore.exceptions import BotoCoreError, ClientError
+
 import constants
 
 

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
+
 import constants
 
 
@@ -21,8 +22,10 @@ def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     ecs = clients.client("ecs")
     if args.all:
-        arns = common.paginate(
-            ecs, "list_tasks", "taskArns", cluster=cluster, desiredStatus="RUNNING"
+        arns = (
+            ecs.get_paginator("list_tasks")
+            .paginate(cluster=cluster, desiredStatus="RUNNING")
+            .build_full_result()["taskArns"]
         )
     else:
         arns = ecs_tasks.our_tasks(ecs)

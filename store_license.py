@@ -13,7 +13,9 @@ import re
 import sys
 
 from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+
 from botocore.exceptions import ClientError
+
 import constants
 
 DEFAULT_NAME = "/sd-apiserver/license"

@@ -34,10 +34,11 @@ import cli  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-import democli  # noqa: E402
+import detection_inputs  # noqa: E402
 import media  # noqa: E402
 from rehearsal.local_aws import free_port  # noqa: E402
 from sdclient import API, Client, Endpoint, check  # noqa: E402
+from video import IN_FLIGHT, StageClock, analyse_video  # noqa: E402
 
 SETTINGS = API.DetectionSettings(objSettings=API.ObjectDetectionSettings(enabled=True))
 
@@ -190,7 +191,7 @@ class Run:
     seconds: float
     calls: int
     bytes_sent: int
-    clock: democli.StageClock | None = None
+    clock: StageClock | None = None
 
     @property
     def fps(self) -> float:
@@ -207,7 +208,7 @@ def vendor_style(api: Client, video: media.Video) -> int:
                 "processInputForSession",
                 session,
                 index,
-                democli.raw_frame(media.fit(frame, media.FRAME_SIZE)),
+                detection_inputs.raw_frame(media.fit(frame, media.FRAME_SIZE)),
             ),
             "frame",
         )
@@ -223,7 +224,7 @@ def measure(
     port: int,
     video: media.Video,
     raw: bool = False,
-    in_flight: int = democli.IN_FLIGHT,
+    in_flight: int = IN_FLIGHT,
 ) -> Run:
     with Client(Endpoint(host="127.0.0.1", port=port)) as api:
         before = json.loads(api.call("getStatus").version)
@@ -232,8 +233,8 @@ def measure(
         if path == "vendor sample":
             frames = vendor_style(api, video)
         else:
-            clock = democli.StageClock()
-            _, sent = democli.analyse_video(
+            clock = StageClock()
+            _, sent = analyse_video(
                 api, video, SETTINGS, video.fps, media.FRAME_SIZE, raw, in_flight, clock
             )
             frames = len(sent)
@@ -303,7 +304,7 @@ def benchmark(args: argparse.Namespace) -> int:
 
 def report(runs: list[Run], wan: str, args: argparse.Namespace) -> None:
     print(
-        f"\n{args.frames} frames of 640x480 video; server answers at once; {democli.IN_FLIGHT} frames in flight\n"
+        f"\n{args.frames} frames of 640x480 video; server answers at once; {IN_FLIGHT} frames in flight\n"
     )
     print("| link | frame path | frames/s | bytes sent/frame | calls/frame |")
     print("| --- | --- | ---: | ---: | ---: |")

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "demo"))
 
-import democli  # noqa: E402
+import detection_inputs  # noqa: E402
 import media  # noqa: E402
 from sdclient import API, Client, Endpoint, check  # noqa: E402
 
@@ -29,7 +29,7 @@ def video_loop(api: Client, video: media.Video, fps: float, limit: int) -> int:
     session = api.call("createSession", SETTINGS)
     frames = 0
     for index, frame in media.frames(video, fps):
-        payload = democli.raw_frame(media.fit(frame, media.FRAME_SIZE))
+        payload = detection_inputs.raw_frame(media.fit(frame, media.FRAME_SIZE))
         check(api.call("processInputForSession", session, index, payload), "frame")
         check(api.call("getSessionResult", session).status, "result")
         frames += 1
@@ -41,7 +41,7 @@ def video_loop(api: Client, video: media.Video, fps: float, limit: int) -> int:
 
 def image_loop(api: Client, images: list[Path], limit: int) -> int:
     for path in images[:limit]:
-        payload = democli.encoded(path.read_bytes())
+        payload = detection_inputs.encoded(path.read_bytes())
         check(api.call("runDetection", payload, SETTINGS).status, "runDetection")
     return min(limit, len(images))
 

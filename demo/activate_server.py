@@ -10,6 +10,8 @@ import interrupts  # noqa: F401 (first: from here on a signal ends the demo in o
 
 # isort: split
 import democli
+from console import say
+from results import print_json
 from sdclient import API, Client, check
 
 
@@ -19,16 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     license_key = (args.license or os.environ.get("SD_API_LICENSE_KEY", "")).strip()
     if not license_key:
-        democli.say("error: no licence key: pass --license KEY or set SD_API_LICENSE_KEY")
+        say("error: no licence key: pass --license KEY or set SD_API_LICENSE_KEY")
         return 2
 
     def activate() -> int:
         with Client(democli.endpoint(args), timeout=args.timeout) as api:
             status = api.call("init", API.InitRequest(license=license_key))
         if args.json:
-            democli.print_json(status)
+            print_json(status)
         check(status.initStatus, "init")
-        democli.say(f"server {status.version} is activated")
+        say(f"server {status.version} is activated")
         return 0
 
     return democli.run(activate)

@@ -20,12 +20,16 @@ from pathlib import Path
 
 import cv2
 
-import democli
 import interrupts
 import link
 import media
+from annotation import annotate
+from console import ProgressBar, say
+from detection_inputs import encoded
 from media import Image, InputError, Video
+from results import check_answer, summary
 from sdclient import ApiError, Client, Endpoint, check, to_plain
+from video import IN_FLIGHT, analyse_video
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -125,9 +129,7 @@ class OpenSessions:
                 with Client(endpoint, timeout=timeout) as api:
                     api.call("deleteSession", session_id)
             except ApiError as error:
-                democli.say(
-                    f"warning: could not delete session {session_id} on {endpoint}: {error}"
-                )
+                say(f"warning: could not delete session {session_id} on {endpoint}: {error}")
 
 
 @dataclass
@@ -156,7 +158,7 @@ class Batch:
         self.failures: list[Path] = []
         self.last_error = ""
         self.outputs: dict[Path, Path] = {}
-        self.progress: democli.ProgressBar | None = None
+        self.progress: ProgressBar | None = None
         self.slot_threads: list[threading.Thread] = []
 
     # --- the queue
@@ -196,7 +198,7 @@ class Batch:
             return
         try:
             if self.args.output:
-                democli.annotate(
+                annotate(
                     source, output, self.settings, str(self.output_for(path, source)), self.args.fps
                 )
         except InputError as error:
@@ -206,7 +208,7 @@ class Batch:
             if self.args.json:
                 print(json.dumps({"input": str(path), **to_plain(output)}), flush=True)
             else:
-                lines = democli.summary(output, frames)
+                lines = summary(output, frames)
                 print("\n".join([f"{path}:", *(f"  {line}" for line in lines)]), flush=True)
         self.finished()
 
@@ -243,7 +245,7 @@ class Batch:
             message = str(error)
             if not message.startswith(f"{path}:"):  # input errors name their file already
                 message = f"{path}: {message}"
-            democli.say(f"error: {message}")
+            say(f"error: {message}")
             if self.args.json:
                 print(json.dumps({"input": str(path), "error": str(error)}), flush=True)
 
@@ -283,7 +285,7 @@ class Batch:
             path, image = pending.popleft()
             try:
                 check(output.status, "runDetection")
-                democli.check_answer(output, "runDetection")
+                check_answer(output, "runDetection")
             except ApiError as error:
                 self.failed(path, error)
                 return
@@ -310,7 +312,7 @@ class Batch:
             try:
                 source = media.open_input(str(path))
                 payload = (
-                    democli.encoded(media.image_jpeg(source, self.size))
+                    encoded(media.image_jpeg(source, self.size))
                     if isinstance(source, Image)
                     else None
                 )
@@ -338,19 +340,19 @@ class Batch:
     def run_video(self, server: Server, api: Client, path: Path, video: Video) -> None:
         try:
             chosen = self.frame_format(server, api)
-            output, frames = democli.analyse_video(
+            output, frames = analyse_video(
                 api,
                 video,
                 self.settings,
                 self.args.fps,
                 self.size,
                 chosen.raw,
-                1 if self.args.one_at_a_time else democli.IN_FLIGHT,
+                1 if self.args.one_at_a_time else IN_FLIGHT,
                 progress=self.progress,
                 sessions=self.sessions,
                 stop=self.stop,
             )
-            democli.check_answer(output, "clearSession")
+            check_answer(output, "clearSession")
         except (ApiError, InputError) as error:
             self.failed(path, error)
             return
@@ -362,7 +364,7 @@ class Batch:
         except ApiError as error:
             with self.lock:
                 self.last_error = str(error)
-            democli.say(f"warning: {error}; the other servers take its inputs")
+            say(f"warning: {error}; the other servers take its inputs")
             return
         slots = [
             threading.Thread(target=self.run_slot, args=(server,), daemon=True)
@@ -383,7 +385,7 @@ class Batch:
             _sampled_count(path, self.args.fps) if path.suffix.lower() in VIDEO_SUFFIXES else 1
             for path in self.inputs
         )
-        self.progress = democli.ProgressBar(total)
+        self.progress = ProgressBar(total)
         start = time.monotonic()
         workers = [
             threading.Thread(target=self.run_server, args=(server,), daemon=True)
@@ -398,7 +400,7 @@ class Batch:
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM and SIGHUP through interrupts.py
             self.stop.set()
             self.progress.close()
-            democli.say("deleting the open sessions")
+            say("deleting the open sessions")
             with interrupts.deferred():  # a second Ctrl-C does not cut the deleting short
                 self.sessions.delete_all(timeout=min(self.args.timeout, 10))
                 # The slots stop at their next frame or answer; waiting for them also catches a
@@ -415,12 +417,12 @@ class Batch:
         seconds = time.monotonic() - start
         slots = sum(server.slots for server in self.servers)
         servers = len(self.servers)
-        democli.say(
+        say(
             f"{len(self.inputs)} inputs in {seconds:.1f} s over {servers} "
             f"server{'s' if servers > 1 else ''} ({slots} slots)"
         )
         if self.failures:
-            democli.say(f"error: {len(self.failures)} of {len(self.inputs)} inputs failed")
+            say(f"error: {len(self.failures)} of {len(self.inputs)} inputs failed")
             return 1
         return 0
 

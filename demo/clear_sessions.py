@@ -6,6 +6,8 @@ import interrupts  # noqa: F401 (first: from here on a signal ends the demo in o
 
 # isort: split
 import democli
+from console import say
+from results import print_json
 from sdclient import Client, check
 
 
@@ -20,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
             for session in sessions:
                 check(api.call("deleteSession", session.id), f"deleteSession {session.id}")
         if args.json:
-            democli.print_json(sessions)
-        democli.say(f"deleted {len(sessions)} session(s)")
+            print_json(sessions)
+        say(f"deleted {len(sessions)} session(s)")
         return 0
 
     return democli.run(clear_sessions)

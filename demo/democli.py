@@ -1,25 +1,32 @@
-"""What every demo shares: the connection flags, the input, sessions, and how results are shown."""
+"""The command-line layer the demos share: flags, the run that ends in one line, the common flow.
+
+`parser` gives each demo its connection flags (and a detection demo its input flags), `run`
+turns every expected failure into one line on stderr and an exit code, and `detect` is the
+detection demos' flow: one input through `video.py` or one call, or several as a batch
+(`batch.py`); the answer shown by `results.py`, the annotated copy written by `annotation.py`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import ipaddress
-import json
 import math
 import os
+import socket
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import Callable
-from itertools import groupby
 from pathlib import Path
 
+import batch
 import interrupts
 import link
 import media
-from media import FRAME_SIZE, Image, InputError, Video
+from annotation import annotate, check_output
+from console import CheckedOutput, OutputLost, say
+from detection_inputs import encoded
+from media import FRAME_SIZE, Image, InputError
+from results import check_answer, print_json, summary
 from sdclient import (
     API,
     DEFAULT_PORT,
@@ -30,11 +37,10 @@ from sdclient import (
     Client,
     Endpoint,
     check,
-    to_plain,
 )
+from video import IN_FLIGHT, analyse_video
 
 MAX_FPS = 10
-IN_FLIGHT = 16  # video frames sent ahead of their answers on one connection
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,9 +52,9 @@ class Parser(argparse.ArgumentParser):
 
 def parser(doc: str | None, *, detection: bool = True) -> Parser:
     """A parser with the connection flags and, for detection demos, the input and output flags."""
-    summary, _, details = (doc or "").strip().partition("\n")
+    first_line, _, details = (doc or "").strip().partition("\n")
     result = Parser(
-        description=summary,
+        description=first_line,
         epilog=details.strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -124,6 +130,12 @@ def transport_value(text: str) -> int:
         say(
             "error: transport 4 (SD_API_TRANSPORT or --transport) is the server's REST mode: "
             "use http_demo.py; these demos speak Thrift (1 TCP, 2 Unix socket)"
+        )
+        raise SystemExit(2)
+    if text.strip() == str(UNIX) and not hasattr(socket, "AF_UNIX"):  # Python on Windows
+        say(
+            "error: transport 2 (SD_API_TRANSPORT or --transport) is a Unix socket, and Python "
+            "has none on this system: use 1 (TCP)"
         )
         raise SystemExit(2)
     if text.strip() not in (str(TCP), str(UNIX)):
@@ -263,49 +275,6 @@ def endpoint(args: argparse.Namespace) -> Endpoint:
     return endpoints(args)[0]
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class OutputLost(Exception):
-    """Standard output could not be written (a closed pipe, a full disk): the results are lost."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error.strerror or str(error))
-        self.error = error
-
-
-class CheckedOutput:
-    """Standard output that remembers its first failed write, in any thread.
-
-    The main thread gets OutputLost at once; a batch's worker threads go on, their lines
-    dropped, and `run` reports the loss when the batch is done.
-    """
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.error: OSError | None = None
-
-    def _guarded(self, action: Callable[[], object], fallback):
-        if self.error is None:
-            try:
-                return action()
-            except OSError as error:
-                self.error = error
-        if threading.current_thread() is threading.main_thread():
-            raise OutputLost(self.error)
-        return fallback
-
-    def write(self, text: str) -> int:
-        return self._guarded(lambda: self.stream.write(text), len(text))
-
-    def flush(self) -> None:
-        self._guarded(self.stream.flush, None)
-
-    def __getattr__(self, name: str):
-        return getattr(self.stream, name)
-
-
 def run(body: Callable[[], int]) -> int:
     """Run a demo, turning every expected failure into one line on stderr.
 
@@ -347,189 +316,7 @@ def run(body: Callable[[], int]) -> int:
         sys.stdout = real_stdout
 
 
-def print_json(value) -> None:
-    print(json.dumps(to_plain(value), indent=2))
-
-
 # --- detection
-
-
-def encoded(jpeg: bytes):
-    """A DetectionInput carrying one JPEG image."""
-    return API.DetectionInput(
-        type=API.DetectionInputType.IMG_BUFFER_ENCODED,
-        params=API.InputParams(
-            encImageInput=API.EncodedImageInput(
-                format=API.EncodedImageFormat.JPEG, buffer=jpeg, bufferLength=len(jpeg)
-            )
-        ),
-    )
-
-
-class ProgressBar:
-    """Frames done so far on stderr: redrawn on a terminal, every tenth otherwise (thread-safe)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.start = time.monotonic()
-        self.on_terminal = sys.stderr.isatty()
-        self.lock = threading.Lock()
-
-    def step(self) -> None:
-        with self.lock:
-            self._step()
-
-    def _step(self) -> None:
-        self.done += 1
-        rate = self.done / max(time.monotonic() - self.start, 1e-9)
-        if self.total:
-            filled = int(30 * min(self.done, self.total) / self.total)
-            text = f"frames {self.done}/{self.total} [{'#' * filled}{' ' * (30 - filled)}] {rate:.1f}/s"
-        else:
-            text = f"frames {self.done} {rate:.1f}/s"
-        if self.on_terminal:
-            sys.stderr.write("\r" + text)
-            sys.stderr.flush()
-        elif self.done % max(1, self.total // 10 or 10) == 0 or self.done == self.total:
-            say(text)
-
-    def close(self) -> None:
-        if self.on_terminal and self.done:
-            sys.stderr.write("\n")
-
-
-def create_session(api: Client, settings) -> int:
-    session_id = api.call("createSession", settings)
-    if session_id >= 0:
-        return session_id
-    status = api.call("getStatus")
-    check(status.initStatus, "createSession")
-    raise ApiError(
-        "createSession: the server refused a new session: every session slot may be taken "
-        "(clear_sessions.py frees them) or it rejected the settings (ERR_BUSY or ERR_INVALID_REQ)"
-    )
-
-
-def raw_frame(pixels):
-    """A DetectionInput carrying one frame as raw RGB (3 bytes a pixel, rows top to bottom)."""
-    height, width = pixels.shape[:2]
-    rgb = media.rgb(pixels)
-    return API.DetectionInput(
-        type=API.DetectionInputType.IMG_BUFFER_RAW,
-        params=API.InputParams(
-            rawImageInput=API.RawImageInput(
-                width=width,
-                height=height,
-                format=API.ImageBufferFormat.RGB_HWC,
-                buffer=rgb.tobytes(),
-            )
-        ),
-    )
-
-
-class StageClock:
-    """Where the client's time per frame goes: decode, resize, encode, send, wait."""
-
-    STAGES = ("decode", "resize", "encode", "send", "wait")
-
-    def __init__(self) -> None:
-        self.seconds = dict.fromkeys(self.STAGES, 0.0)
-        self.mark = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.seconds[stage] += now - self.mark
-        self.mark = now
-
-    def report(self, frames: int) -> str:
-        parts = [f"{stage} {self.seconds[stage] / frames * 1000:.1f} ms" for stage in self.STAGES]
-        return "per frame: " + ", ".join(parts) + " (wait: for the link and the server)"
-
-
-def analyse_video(
-    api: Client,
-    video: Video,
-    settings,
-    fps: float,
-    size: tuple[int, int],
-    raw: bool = False,
-    in_flight: int = IN_FLIGHT,
-    clock: StageClock | None = None,
-    why: str = "",
-    progress: ProgressBar | None = None,
-    sessions=None,
-    stop: threading.Event | None = None,
-) -> tuple[object, list[int]]:
-    """Feed the video frame by frame into a session; the session is deleted whatever happens.
-
-    Up to `in_flight` frames are sent ahead of their answers, so the round trip is paid once,
-    not per frame (1: wait for each answer). The results are fetched once, at the end.
-    Returns the session's DetectionOutput and the indices of the frames sent. In a batch,
-    `progress` is the batch's bar, `sessions` (batch.OpenSessions) tracks the open session and
-    `stop` ends the video early; the per-frame cost line, with `why` the frame format was
-    chosen, is printed only alone.
-    """
-    alone = progress is None
-    progress = progress or ProgressBar(media.sampled_count(video, fps))
-    clock = clock or StageClock()
-    sent: list[int] = []
-    answered = 0
-    session_id = None
-
-    def receive_one() -> None:
-        nonlocal answered
-        check(api.receive("processInputForSession"), f"frame {sent[answered]}")
-        answered += 1
-        clock.lap("wait")
-        progress.step()
-
-    try:
-        with interrupts.deferred():  # a session created must be known, to be deleted
-            session_id = create_session(api, settings)
-            if sessions is not None:
-                sessions.add(api.endpoint, session_id)
-        for index, frame in media.frames(video, fps):
-            if stop is not None and stop.is_set():
-                raise ApiError("stopped")
-            clock.lap("decode")
-            frame = media.fit(frame, size)
-            clock.lap("resize")
-            payload = raw_frame(frame) if raw else encoded(media.jpeg(frame))
-            clock.lap("encode")
-            api.send("processInputForSession", session_id, index, payload)
-            sent.append(index)
-            clock.lap("send")
-            if api.in_flight >= in_flight:
-                receive_one()
-        while api.in_flight:
-            receive_one()
-        if alone:
-            progress.close()
-        output = api.call("clearSession", session_id)
-        check(output.status, "clearSession")
-    except BaseException:
-        if alone:
-            progress.close()
-        api.close()  # answers may be in flight; delete the session over a fresh connection
-        raise
-    finally:
-        if session_id is not None:
-            with interrupts.deferred():
-                try:
-                    api.call("deleteSession", session_id)
-                except ApiError as error:
-                    say(f"warning: could not delete session {session_id}: {error}")
-            if sessions is not None:
-                sessions.discard(api.endpoint, session_id)
-    if sent and alone:
-        frame_format = "raw RGB" if raw else "JPEG"
-        because = f" ({why})" if why else ""
-        say(
-            f"{len(sent)} {frame_format} frames{because}, {in_flight} in flight; "
-            f"client {clock.report(len(sent))}"
-        )
-    return output, sent
 
 
 def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZE) -> int:
@@ -538,8 +325,6 @@ def detect(args: argparse.Namespace, settings, size: tuple[int, int] = FRAME_SIZ
     Several inputs, or a folder, make a batch spread over every --host (see batch.py).
     """
     if len(args.input) > 1 or _is_folder(args.input[0]):
-        import batch  # batch builds on this module
-
         inputs = batch.expand_inputs(args.input)
         return batch.Batch(args, settings, inputs, endpoints(args), size).run()
     source = media.open_input(args.input[0])
@@ -573,175 +358,6 @@ def _is_folder(path_text: str) -> bool:
         return Path(path_text).is_dir()
     except (OSError, ValueError):
         return False
-
-
-IMAGE_OUTPUTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_OUTPUTS = (".mp4", ".avi")
-
-
-def check_output(path_text: str, source: Image | Video) -> None:
-    """Refuse, before anything is sent, an --output that cannot take the annotated copy."""
-    path = Path(path_text)
-    image = isinstance(source, Image)
-    suffixes = IMAGE_OUTPUTS if image else VIDEO_OUTPUTS
-    if path.suffix.lower() not in suffixes:
-        kinds = ".jpg or .png (or .jpeg, .bmp, .webp, .tif)" if image else ".mp4 or .avi"
-        raise InputError(
-            f"--output {path_text}: the annotated copy of {'an image' if image else 'a video'} "
-            f"is a {kinds}"
-        )
-    try:
-        folder = path.resolve().parent
-        if not folder.is_dir():
-            raise InputError(f"{path_text}: its folder does not exist")
-        if path.is_dir():
-            raise InputError(f"--output {path_text} is a folder")
-        if path.resolve() == source.path.resolve() or (
-            path.exists() and os.path.samefile(path, source.path)
-        ):
-            raise InputError(f"--output {path_text}: that is the input itself; pick another name")
-        with tempfile.TemporaryFile(dir=folder):  # can a file be made there?
-            pass
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise InputError(f"--output {path_text!r}: cannot write there ({reason})") from None
-
-
-def _direction(detected) -> str:
-    return API.CrossDirection._VALUES_TO_NAMES.get(detected.direction, "UNKNOWN").replace(
-        "CROSS_", ""
-    )
-
-
-def _count(objects: list) -> str:
-    if not objects:
-        return "none"
-    names = sorted({_name(o) for o in objects})
-    return ", ".join(f"{sum(_name(o) == name for o in objects)} {name}" for name in names)
-
-
-# The server may leave optional fields out: the summary says so rather than fail.
-def _name(detected) -> str:
-    return str(detected.name or "object")
-
-
-def _frame(detected) -> int:
-    return detected.frameIndex if isinstance(detected.frameIndex, int) else 0
-
-
-def _confidence(detected) -> str:
-    value = detected.confidence
-    return f"{value:.2f}" if isinstance(value, float | int) else "?"
-
-
-def check_answer(output, doing: str) -> None:
-    """Refuse a DetectionOutput the demos cannot read: a list with a hole, a pair missing half."""
-    results = [output.objDetResult, output.socialDetResult, output.lineCrossResult]
-    results += [output.maskDetResult, output.alprResult]
-    for result in filter(None, results):
-        for field in ("objects", "violations"):
-            items = getattr(result, field, None) or []
-            if any(item is None for item in items):
-                raise ApiError(f"{doing}: the server's answer has an empty item in {field}")
-            if field == "violations" and any(v.first is None or v.second is None for v in items):
-                raise ApiError(f"{doing}: the server's answer has a violation without its objects")
-
-
-def summary(output, frames: list[int]) -> list[str]:
-    """Readable lines: counts per frame (runs of equal counts together), crossings, violations, plates."""
-    lines = []
-    if output.objDetResult is not None:
-        objects = output.objDetResult.objects or []
-        ids = sorted({o.objectId for o in objects if isinstance(o.objectId, int)})
-        lines.append(f"objects: {len(ids)} distinct ({', '.join(map(str, ids)) or 'none'})")
-        found: dict[int, list] = {index: [] for index in frames}
-        for detected in objects:
-            found.setdefault(_frame(detected), []).append(detected)
-        counts = [(index, _count(found[index])) for index in sorted(found)]
-        for count, run in groupby(counts, key=lambda pair: pair[1]):
-            indices = [index for index, _ in run]
-            span = f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else f"{indices[0]}"
-            lines.append(f"  {'frames' if len(indices) > 1 else 'frame'} {span}: {count}")
-    if output.lineCrossResult is not None:
-        crossings = output.lineCrossResult.violations or []
-        lines.append(f"line crossings: {len(crossings)}")
-        for crossing in crossings:
-            lines.append(
-                f"  frame {_frame(crossing.second)}: {_name(crossing.second)} "
-                f"{crossing.second.objectId} crossed {_direction(crossing.second)}"
-            )
-    if output.socialDetResult is not None:
-        violations = output.socialDetResult.violations or []
-        lines.append(f"social distancing violations: {len(violations)}")
-        for violation in violations:
-            lines.append(
-                f"  frame {_frame(violation.first)}: {violation.first.objectId} and "
-                f"{violation.second.objectId} too close"
-            )
-    if output.maskDetResult is not None:
-        faces = output.maskDetResult.objects or []
-        lines.append(f"faces: {len(faces)}")
-        lines += [f"  frame {_frame(f)}: {_name(f)} ({_confidence(f)})" for f in faces]
-    if output.alprResult is not None:
-        plates = output.alprResult.objects or []
-        lines.append(f"licence plates: {len(plates)}")
-        for plate in plates:
-            readings = [d for d in plate.detections or [] if d is not None]
-            best = max(readings, key=lambda d: _confidence(d) != "?" and d.confidence, default=None)
-            text = f"{best.plate} ({_confidence(best)})" if best else "unread"
-            lines.append(f"  frame {_frame(plate)}: {text}")
-    return lines
-
-
-def _flagged(output) -> dict[int, set[int]]:
-    """Per frame, the ids of objects in a violation or crossing (drawn in red)."""
-    flagged: dict[int, set[int]] = {}
-    pairs = []
-    if output.socialDetResult:
-        pairs += [(v.first, v.second) for v in output.socialDetResult.violations or []]
-    if output.lineCrossResult:
-        pairs += [(c.second,) for c in output.lineCrossResult.violations or []]
-    for pair in pairs:
-        for detected in pair:
-            flagged.setdefault(_frame(detected), set()).add(detected.objectId)
-    return flagged
-
-
-def annotate(source: Image | Video, output, settings, path: str, fps: float) -> None:
-    """Write the annotated copy to `path`, whole or not at all (a partial copy is removed)."""
-    final = Path(path)
-    partial = final.with_name(f".{final.stem}.partial{final.suffix}")  # the suffix picks the format
-    try:
-        _draw_copy(source, output, settings, str(partial), fps)
-        os.replace(partial, final)
-    except (InputError, OSError):
-        raise InputError(f"{path}: cannot write the annotated copy there") from None
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _draw_copy(source: Image | Video, output, settings, path: str, fps: float) -> None:
-    objects: dict[int, list] = {}
-    for detected in (output.objDetResult.objects if output.objDetResult else None) or []:
-        objects.setdefault(_frame(detected), []).append(detected)
-    flagged = _flagged(output)
-    if isinstance(source, Image):
-        pixels = source.pixels.copy()
-        media.draw_settings(pixels, settings)
-        media.draw_objects(pixels, objects.get(0, []), flagged.get(0, set()))
-        media.write_image(path, pixels)
-        return
-    writer = None
-    try:
-        for index, frame in media.frames(source, fps):
-            if writer is None:
-                writer = media.VideoWriter(path, fps, (frame.shape[1], frame.shape[0]))
-            media.draw_settings(frame, settings)
-            media.draw_objects(frame, objects.get(index, []), flagged.get(index, set()))
-            writer.write(frame)
-    finally:
-        if writer:
-            writer.close()
 
 
 def object_settings(env: str = "normal"):

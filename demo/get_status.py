@@ -6,6 +6,8 @@ import interrupts  # noqa: F401 (first: from here on a signal ends the demo in o
 
 # isort: split
 import democli
+from console import say
+from results import print_json
 from sdclient import API, Client, code_name
 
 
@@ -16,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         with Client(democli.endpoint(args), timeout=args.timeout) as api:
             status = api.call("getStatus")
         if args.json:
-            democli.print_json(status)
+            print_json(status)
             return 0
         activated = status.initStatus == API.ResultCode.SUCCESS
         capability = status.capability.numConcurrentSessions if status.capability else "?"
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"activated: {'yes' if activated else 'no'} ({code_name(status.initStatus)})")
         print(f"concurrent sessions: {capability}")
         if not activated:
-            democli.say("next: activate_server.py --license YOUR-KEY")
+            say("next: activate_server.py --license YOUR-KEY")
         return 0
 
     return democli.run(get_status)

@@ -28,6 +28,8 @@ import urllib3
 import democli
 import media
 import result_codes
+from annotation import check_output
+from console import say
 from media import Image, InputError
 from sdclient import DEFAULT_PORT, MAX_TIMEOUT, ApiError
 
@@ -283,12 +285,12 @@ def run(args: argparse.Namespace) -> int:
             f"{args.input}: the REST mode takes one image; a video needs the Thrift demos"
         )
     if args.output:
-        democli.check_output(args.output, source)
+        check_output(args.output, source)
     size = media.PLATE_FRAME_SIZE if args.type == "alpr" else media.FRAME_SIZE
     ((host, port),) = args.host
     port = port or args.port
     url = f"http://[{host}]:{port}/v1/detect" if ":" in host else f"http://{host}:{port}/v1/detect"
-    democli.say(f"sending {args.input} to {url}")
+    say(f"sending {args.input} to {url}")
     answer = post(url, media.image_jpeg(source, size), settings(args), args.timeout)
     status = answer["status"]
     if status != result_codes.SUCCESS:
@@ -304,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
             pixels, [f for f in found if None not in (f.left, f.top, f.right, f.bottom)], set()
         )
         media.write_image(args.output, pixels)
-        democli.say(f"annotated copy written to {args.output}")
+        say(f"annotated copy written to {args.output}")
     return 0
 
 

@@ -6,6 +6,10 @@ the program being run, not when a test or a benchmark imports the demos. Inside 
 KeyboardInterrupt) instead, so that an open session is deleted on the way out; `deferred()`
 holds a signal back over a step that must not be cut in two, such as creating or deleting a
 session, and raises it when the step is done.
+
+A signal the platform lacks is skipped. Windows has no SIGHUP: closing the console window ends a
+demo without a word, and a session it had open stays until `clear_sessions.py` (or the server)
+deletes it. Ctrl-Break (SIGBREAK, Windows only) ends a demo as SIGTERM does.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
+    if hasattr(signal, name)
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -86,7 +94,7 @@ def deferred() -> Iterator[None]:
 
 
 def install() -> None:
-    """Handle SIGINT, SIGTERM and SIGHUP as this module says."""
+    """Handle SIGINT, SIGTERM and SIGHUP (those of them the platform has) as this module says."""
     for signum in SIGNALS:
         signal.signal(signum, _handle)
 

@@ -117,6 +117,8 @@ class Client:
     def _connect(self) -> None:
         try:
             if self.endpoint.transport == UNIX:
+                if not hasattr(socket, "AF_UNIX"):  # Python on Windows
+                    raise ApiError(f"cannot reach {self.endpoint}: no Unix sockets here; use TCP")
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
                     sock.settimeout(self.seconds)

@@ -24,6 +24,10 @@ SMALLEST = {**FIXED_SIZE, STRING: 4, STRUCT: 1, MAP: 6, SET: 5, LIST: 5}
 VERSION_1 = -2147418112  # 0x80010000 as a signed i32
 VERSION_MASK = -65536  # 0xffff0000
 CHUNK = 64 * 1024
+# The longest one socket wait lasts: a long wait for an answer is a series of these. On Windows a
+# signal does not interrupt a socket wait (no EINTR there): Ctrl-C is seen when the wait ends,
+# so within a slice, not at the end of --timeout.
+WAIT_SLICE = 0.25  # s
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,11 @@ class MessageReader:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("timed out")
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(CHUNK)
+            self.sock.settimeout(min(remaining, WAIT_SLICE))
+            try:
+                chunk = self.sock.recv(CHUNK)
+            except TimeoutError:
+                continue  # a slice is over: the deadline decides above
             if not chunk:
                 raise Closed(partial=bool(self._buffer))
             self._buffer += chunk

@@ -10,9 +10,11 @@ def _stop_during_startup(signum: int, _frame) -> None:
     os._exit(0 if signum == signal.SIGTERM else 128 + signum)
 
 
-# Before the heavy imports (OpenCV): a signal during start-up ends the process cleanly.
-for _signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(_signum, _stop_during_startup)
+# Before the heavy imports (OpenCV): a signal during start-up ends the process cleanly. Windows
+# has no SIGHUP: a signal the platform lacks is skipped.
+for _name in ("SIGTERM", "SIGINT", "SIGHUP"):
+    if hasattr(signal, _name):
+        signal.signal(getattr(signal, _name), _stop_during_startup)
 
 from localserver.server import main  # noqa: E402
 

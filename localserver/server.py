@@ -239,8 +239,9 @@ class Stop:
         self.event.set()
 
     def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self.signalled)
+        for name in ("SIGTERM", "SIGINT", "SIGHUP"):  # Windows has no SIGHUP: skipped there
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self.signalled)
 
 
 def serve(args: argparse.Namespace, stop: Stop) -> int:

@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from plumbing import clients, deadlines, ecs_tasks, errors
+
 from botocore.exceptions import BotoCoreError, ClientError
+
 import constants
 
 LINE_LIMIT = 2000  # characters shown of one log line; the rest is cut

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from plumbing import errors, output
+
 import constants
 
 THRIFT, REST = 1, 4

@@ -35,11 +35,12 @@ os.environ.update(
 for name in [n for n in os.environ if n.startswith("SD_") or n.startswith("TASK_")]:
     del os.environ[name]
 
+from plumbing import clients  # noqa: E402
+
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.moto_api import state_manager  # noqa: E402
 
-import common  # noqa: E402
 import create_cluster  # noqa: E402
 import delete_cluster  # noqa: E402
 import describe_clusters  # noqa: E402
@@ -64,7 +65,7 @@ TUTORIAL_STEPS = [
     delete_cluster,
 ]
 
-# common ends a script at once on a stop signal outside its body; pytest keeps its own ways
+# The plumbing ends a script at once on a stop signal outside its body; pytest keeps its own ways
 # (runner.run still installs its handlers while a script's body runs in process).
 signal.signal(signal.SIGINT, signal.default_int_handler)
 for _signum in (signal.SIGTERM, signal.SIGHUP):
@@ -195,14 +196,14 @@ def aws_calls(monkeypatch):
         )
         return aws_client
 
-    monkeypatch.setattr(common, "client", counting_client)
+    monkeypatch.setattr(clients, "client", counting_client)
     return calls
 
 
 @pytest.fixture
 def reused_clients(monkeypatch):
     """One client per service for the whole test: where making clients would dominate its time."""
-    monkeypatch.setattr(common, "client", functools.cache(clients.client))
+    monkeypatch.setattr(clients, "client", functools.cache(clients.client))
 
 
 @pytest.fixture
@@ -218,7 +219,7 @@ def stub(monkeypatch):
             stubbers[service].activate()
         return stubbers[service]
 
-    monkeypatch.setattr(common, "client", lambda service: stubber(service).client)
+    monkeypatch.setattr(clients, "client", lambda service: stubber(service).client)
     yield stubber
     for each in stubbers.values():
         each.assert_no_pending_responses()
@@ -419,3 +420,21 @@ def script_environment(fargate, proxy, cluster: str, **extra: str) -> dict[str, 
     env.update(local_aws.aws_environment(proxy.endpoint))
     env.update(fargate.settings(cluster), ENV_FILE=os.devnull, **extra)
     return env
+
+
+# --- a child process as on Windows: no POSIX-only signals, a console that is not UTF-8
+
+WINDOWS_LIKE = ROOT / "tests" / "windows_like"  # its sitecustomize.py removes what Windows lacks
+
+
+def windows_like_environment(
+    encoding: str = "cp1252", base: dict[str, str] | None = None, **extra: str
+) -> dict[str, str]:
+    """`base` (default: this process's environment) for a child that runs as on Windows.
+
+    The child's `signal` lacks SIGHUP, SIGALRM, setitimer and the rest (tests/windows_like), and
+    its stdout and stderr are in `encoding`, as a Windows console in cp1252 or an ASCII terminal.
+    """
+    env = {name: value for name, value in (base or os.environ).items() if name != "PYTHONUTF8"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WINDOWS_LIKE), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONIOENCODING": encoding, **extra}

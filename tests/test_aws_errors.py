@@ -5,9 +5,10 @@ import socket
 import subprocess
 import sys
 
+from plumbing import clients, exit_codes
+
 import pytest
 
-from plumbing import clients, exit_codes
 import describe_clusters
 import list_tasks
 from conftest import ROOT
@@ -67,7 +68,7 @@ def test_unreachable_endpoint_fails_after_the_standard_retries(cluster_set, run,
         aws_client.meta.events.register("before-send.*.*", lambda **_: attempts.append(1))
         return aws_client
 
-    cluster_set.setattr(common, "client", counting_client)
+    cluster_set.setattr(clients, "client", counting_client)
     result = run(describe_clusters)
     assert_one_line_failure(result, f"cannot reach AWS at {endpoint}", "(EndpointConnectionError)")
     assert len(attempts) == 3  # botocore's standard mode; legacy would try 5 times

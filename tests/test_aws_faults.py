@@ -12,11 +12,13 @@ import sys
 import threading
 import time
 
+from plumbing import clients, ecs_tasks, exit_codes, redaction
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import clients, ecs_tasks, exit_codes, redaction
+import constants
 import describe_clusters
 import describe_task
 import run_task
@@ -205,6 +207,27 @@ def test_every_script_gives_up_on_a_silent_endpoint(fargate, aws_proxy):
         assert "within 2s" in err and "Traceback" not in err
     # Each one alone would take its start-up plus 2 s; together on two busy cores, longer.
     assert time.monotonic() - started < 40
+
+
+@pytest.mark.parametrize("script", [describe_clusters, run_task, stop_task], ids=lambda s: s.__name__)
+def test_without_sigalrm_a_silent_endpoint_ends_on_botocores_timeouts(fargate, aws_proxy, script):
+    """As on Windows: no timer to end a call, so each attempt's read timeout and the retry
+    limit bound it (3 attempts of 2 s here)."""
+    cluster = fargate.new_cluster(tasks=1)
+    aws_proxy.silence(ANY)
+    env = script_environment(
+        fargate, aws_proxy, cluster, AWS_CALL_TIMEOUT="2", PYTHONPATH=str(ROOT / "tests" / "windows_like")
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / f"{script.__name__}.py")],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach AWS at") and "ReadTimeoutError" in line, line
+    assert 6 <= elapsed < 60, elapsed  # three attempts were made, and it ended
 
 
 @pytest.mark.parametrize(

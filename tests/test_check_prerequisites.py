@@ -515,7 +515,7 @@ def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
             aws_client.meta.events.register("before-call.iam.GetRole", deny)
         return aws_client
 
-    monkeypatch.setattr(common, "client", denying_client)
+    monkeypatch.setattr(clients, "client", denying_client)
     result = run(check_prerequisites)
     assert result.code == 0, result.err
     assert "warning: could not check the execution role: access denied" in result.err

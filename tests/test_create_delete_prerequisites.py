@@ -226,7 +226,7 @@ def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch,
             aws_client.meta.events.register("before-call.iam.CreateRole", fail)
         return aws_client
 
-    monkeypatch.setattr(common, "client", failing_client)
+    monkeypatch.setattr(clients, "client", failing_client)
     before = everything(aws_iam.ec2, boto3.client("iam"))
     result = run(create_prerequisites, "--cidr", MY_ADDRESS)
     assert result.code == code

@@ -348,6 +348,11 @@ def test_server_unreachable(run, tmp_path):
             "interrupts",
             "batch",
             "link",
+            "console",
+            "detection_inputs",
+            "video",
+            "results",
+            "annotation",
         }
     ),
 )

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from thriftpy2.rpc import make_client
 
@@ -496,6 +496,7 @@ def test_any_socket_path_listens_or_is_refused_in_one_line(tmp_path, kind, name)
     path = base / name
     if kind == "missing folder":
         path = base / "missing" / name
+        assume(path.parent == base / "missing")  # pathlib reads "missing/." as "missing"
     elif kind == "folder":
         path.mkdir(exist_ok=True)
     elif kind == "file":

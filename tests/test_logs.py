@@ -8,16 +8,17 @@ import re
 import threading
 import time
 
+from plumbing import ecs_tasks
+from plumbing import logs as server_logs
+
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import ecs_tasks
 import describe_task
 import logs as logs_script
 import run_task
-from plumbing import logs as server_logs
 
 GROUP = "/ecs/sd-apiserver"
 

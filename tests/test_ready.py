@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 
+from plumbing import ready
+
 import pytest
 
 import describe_task
 from conftest import start_local_server, stop_local_server
-from plumbing import ready
 from rehearsal import local_aws
 
 TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/sd-test/0f1e2d3c4b5a69788796a5b4c3d2e1f0"

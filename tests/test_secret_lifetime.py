@@ -9,12 +9,13 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
+from plumbing import ecs_tasks
+
 import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import ecs_tasks
 import describe_task
 import register_task_definition
 import run_task

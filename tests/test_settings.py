@@ -4,9 +4,10 @@ import os
 import subprocess
 import sys
 
+from plumbing import exit_codes
+
 import pytest
 
-from plumbing import exit_codes
 import create_cluster
 import delete_cluster
 import describe_clusters

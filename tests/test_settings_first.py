@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import sys
 
+from plumbing import clients, exit_codes
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import check_prerequisites
-from plumbing import clients, exit_codes
 import constants
 import create_cluster
 import delete_cluster
@@ -126,7 +127,7 @@ def test_every_setting_read_comes_before_the_first_client(ready, run, monkeypatc
         return made
 
     monkeypatch.setattr(constants, "__getattr__", reading)
-    monkeypatch.setattr(common, "client", making)
+    monkeypatch.setattr(clients, "client", making)
     run(script)
     assert "client" in trace
     first = trace.index("client")

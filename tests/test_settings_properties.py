@@ -10,11 +10,12 @@ import re
 import subprocess
 import sys
 
+from plumbing import exit_codes
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import exit_codes
 import constants
 import create_cluster
 import describe_task

@@ -5,11 +5,12 @@ import json
 import os
 from types import SimpleNamespace
 
+from plumbing import arguments, clients, ecs_tasks, exit_codes, ingress, output, redaction, signals
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plumbing import arguments, clients, ecs_tasks, exit_codes, ingress, output, redaction, signals
 import constants
 import describe_clusters
 import describe_task
@@ -46,7 +47,7 @@ def aws_limits(monkeypatch):
         aws_client.meta.events.register("before-call.ecs.DescribeTasks", refuse_too_many)
         return aws_client
 
-    monkeypatch.setattr(common, "client", limited_client)
+    monkeypatch.setattr(clients, "client", limited_client)
     return calls
 
 
@@ -205,8 +206,8 @@ def test_a_signal_after_run_task_answered_names_the_started_tasks(
 
         return output
 
-    monkeypatch.setattr(common, "show", signal_at_moment(real_show))
-    monkeypatch.setattr(common, "say", signal_at_moment(real_say))
+    monkeypatch.setattr(output, "show", signal_at_moment(real_show))
+    monkeypatch.setattr(output, "say", signal_at_moment(real_say))
     result = run(run_task, "--count", "2")
 
     running = ready.ecs.list_tasks(cluster=constants.CLUSTER_NAME)["taskArns"]
@@ -376,7 +377,7 @@ _KEYS = st.text(alphabet=_BASE64, min_size=40, max_size=80).filter(
 def test_aws_text_keeps_ids_and_names_and_removes_keys(meant, key):
     # Only the patterns: credentials other tests used in this process are removed by name.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(common, "_known_secrets", set())
+        patch.setattr(redaction, "_known_secrets", set())
         assert redaction.aws_text(f"{meant} does not exist") == f"{meant} does not exist"
         assert key not in redaction.aws_text(f"{meant} was refused for {key}")
 

@@ -149,7 +149,7 @@ def test_each_signal_during_each_wait(fargate):
         _stop_all(cases)
 
 
-# Modules that common imports after installing its handlers; PYTHONPROFILEIMPORTTIME makes
+# Modules that the plumbing imports after installing its handlers; PYTHONPROFILEIMPORTTIME makes
 # the child say on stderr when each one is done, so the signal lands during the next imports.
 IMPORTED = ["argparse", "signal", "dataclasses", "botocore.session", "constants"]
 

@@ -24,6 +24,17 @@ README_ORDER = [
 ]
 
 
+WINDOWS_LIKE = ROOT / "tests" / "windows_like"
+
+# How the scripts are run: as on Linux and macOS; and as on Windows, without the signals and
+# timers it lacks, with a console that is cp1252 (or plain ASCII).
+PLATFORMS = {
+    "posix": {},
+    "windows-cp1252": {"PYTHONPATH": str(WINDOWS_LIKE), "PYTHONIOENCODING": "cp1252"},
+    "windows-ascii": {"PYTHONPATH": str(WINDOWS_LIKE), "PYTHONIOENCODING": "ascii"},
+}
+
+
 @pytest.fixture
 def moto_server():
     server = local_aws.MotoServer().start()
@@ -31,7 +42,8 @@ def moto_server():
     server.stop()
 
 
-def test_readme_steps_as_processes(moto_server, tmp_path):
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_readme_steps_as_processes(moto_server, tmp_path, platform):
     ready = local_aws.create_prerequisites(
         moto_server.client("ec2"), moto_server.client("iam"), 9090, "127.0.0.1/32"
     )
@@ -49,6 +61,7 @@ def test_readme_steps_as_processes(moto_server, tmp_path):
         if not name.startswith(("AWS_", "SD_", "TASK_"))
     }
     env.update(local_aws.aws_environment(moto_server.endpoint), ENV_FILE=str(env_file))
+    env.update(PLATFORMS[platform])
 
     outputs = {}
     try:
@@ -91,3 +104,30 @@ def run_in_order(env, outputs, moto_server, tmp_path):
             outputs["server"] = start_local_server(
                 tmp_path, "tcp", "--host", public_ip, "--license", "test-licence", port=9090
             )
+
+
+def test_the_windows_like_child_lacks_what_windows_lacks():
+    env = {**os.environ, **PLATFORMS["windows-cp1252"]}
+    probe = "import signal, sys; print(hasattr(signal, 'SIGHUP'), hasattr(signal, 'setitimer'), sys.stdout.encoding)"
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False", "cp1252"], result
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("value", ["sd-\u2713", "\u0441\u0434-\u0434\u0435\u043c\u043e", "sd \U0001f680"])
+def test_a_setting_no_console_can_show_is_still_one_line(platform, value):
+    """A value the console cannot encode is shown escaped in the error line, never lost."""
+    env = {
+        name: setting
+        for name, setting in os.environ.items()
+        if not name.startswith(("AWS_", "SD_", "TASK_"))
+    }
+    env.update(PLATFORMS[platform], CLUSTER_NAME=value, ENV_FILE=os.devnull)
+    result = subprocess.run(
+        [sys.executable, "describe_clusters.py"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    err = result.stderr.decode("utf-8" if platform == "posix" else "cp1252")
+    assert result.returncode == 2, err
+    assert "Traceback" not in err
+    [line] = err.splitlines()
+    assert line.startswith("error: CLUSTER_NAME="), line
