@@ -12,6 +12,7 @@ import pytest
 
 import logs as logs_script
 from conftest import ROOT, script_environment
+from test_aws_faults import assert_one_error_line
 
 GROUP = "/ecs/sd-apiserver"
 LOGGING = {
@@ -166,3 +167,36 @@ def test_a_signal_during_a_follow_ends_it_in_one_line(fargate, aws_proxy, signum
     lines = err.strip().splitlines()
     assert lines[-1].startswith(said), err
     assert sum(said in line for line in lines) == 1 and "Traceback" not in err
+
+
+# The faults every step meets on its ECS calls (test_aws_faults.py), on the Logs call.
+LOGS_FAULTS = {
+    "throttled": lambda proxy: proxy.throttle("GetLogEvents"),
+    "server error": lambda proxy: proxy.server_error("GetLogEvents"),
+    "dropped": lambda proxy: proxy.drop("GetLogEvents"),
+    "html": lambda proxy: proxy.raw("GetLogEvents", 502, b"<html>Bad Gateway</html>", "text/html"),
+    "garbage": lambda proxy: proxy.raw(
+        "GetLogEvents", 200, b"\x00\xff{not json", "application/x-amz-json-1.1"
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(LOGS_FAULTS))
+@pytest.mark.parametrize("follow", [False, True], ids=["read", "follow"])
+def test_every_fault_on_the_logs_call_ends_in_one_line(
+    fargate, aws_proxy, through_proxy, run, clean_settings, fault, follow
+):
+    start_logged_task(fargate, through_proxy, "hello")
+    clean_settings.setenv("AWS_MAX_ATTEMPTS", "1")
+    LOGS_FAULTS[fault](aws_proxy)
+    result = run(logs_script, *(["--follow", "--interval", "0"] if follow else []))
+    assert_one_error_line(result)
+    assert "error: internal error" not in result.err and "Traceback" not in result.err
+
+
+def test_an_empty_logs_answer_is_no_lines(fargate, aws_proxy, through_proxy, run):
+    start_logged_task(fargate, through_proxy, "hello")
+    aws_proxy.raw("GetLogEvents", 200, b"{}", "application/x-amz-json-1.1")
+    result = run(logs_script)
+    assert result.code == 0, result.err
+    assert result.out == "" and "0 line(s) from /ecs/sd-apiserver" in result.err
