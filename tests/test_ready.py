@@ -328,3 +328,51 @@ def test_a_private_ip_is_said_not_waited_for(stub, stub_settings, run, monkeypat
     assert result.code == 0, result.err
     assert asked == []
     assert "no route to the private IP 10.0.1.25" in result.err
+
+
+# --- a stop signal while describe_task.py waits for the server
+
+
+@pytest.mark.parametrize(
+    "signum, code, said",
+    [(2, 130, "interrupted"), (15, 143, "stopped by SIGTERM"), (1, 129, "stopped by SIGHUP")],
+)
+def test_a_signal_while_waiting_for_the_server_ends_in_one_line(
+    fargate, aws_proxy, signum, code, said
+):
+    import signal as signals
+    import subprocess
+    import sys
+
+    from conftest import ROOT, script_environment
+
+    cluster = fargate.new_cluster()
+    [arn] = fargate.start_tasks(cluster, 1)
+    local_aws.give_public_ip(
+        fargate.server.client("ecs"), fargate.server.client("ec2"), cluster, arn
+    )  # nothing listens there: the check waits
+    process = subprocess.Popen(
+        [sys.executable, "describe_task.py", "--interval", "0.2"],
+        cwd=ROOT,
+        env=script_environment(fargate, aws_proxy, cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if "waiting for the server" in line:
+                break
+        process.send_signal(signals.Signals(signum))
+        out, rest = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    err = "".join(seen) + rest
+    assert process.returncode == code, err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(said) and "Traceback" not in err
+    assert "try the demos" not in err and out == ""
