@@ -564,7 +564,7 @@ def check_role(
         Need(
             f"write logs to {log_group}"
             if log_group
-            else "write logs (not needed: LOG_GROUP=off)",
+            else "write logs (not needed: LOG_GROUP=off, or neither it nor TASK_FAMILY_NAME set)",
             LOGS_WRITE,
             f"arn:aws:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}:log-stream:x",
             "attach AmazonECSTaskExecutionRolePolicy to the role",

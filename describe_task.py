@@ -245,7 +245,7 @@ def describe_task(args: argparse.Namespace) -> int:
                 f"private IP {private_ip}, reachable only from inside the VPC"
             )
         output.say(f"task {name}: {lifetime_line}")
-        if public_ip or args.from_vpc:
+        if host and (public_ip or args.from_vpc):
             answer = ready.check(
                 name,
                 host,
