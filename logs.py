@@ -98,9 +98,11 @@ def print_lines(pairs: list, as_json: bool, label: bool) -> None:
             )
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
-    except (OSError, ValueError) as error:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # what is left in the buffer goes nowhere
+    except (OSError, ValueError, AttributeError) as error:
+        try:  # what is left in the buffer goes nowhere, also at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process ends)
         raise StdoutGone from error
 
 

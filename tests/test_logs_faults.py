@@ -200,3 +200,37 @@ def test_an_empty_logs_answer_is_no_lines(fargate, aws_proxy, through_proxy, run
     result = run(logs_script)
     assert result.code == 0, result.err
     assert result.out == "" and "0 line(s) from /ecs/sd-apiserver" in result.err
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+def test_any_console_encoding_shows_every_line(fargate, aws_proxy, encoding):
+    cluster = fargate.new_cluster()
+    start_logged_task(fargate, cluster, "ready \u2713 \u65e5\u672c", "caf\u00e9")
+    result = subprocess.run(
+        [sys.executable, "logs.py"],
+        cwd=ROOT,
+        env=script_environment(fargate, aws_proxy, cluster, PYTHONIOENCODING=encoding),
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.decode(encoding).splitlines()
+    assert shown[0].endswith(" ready \\u2713 \\u65e5\\u672c")
+    assert shown[1].endswith(" caf\u00e9" if encoding == "cp1252" else " caf\\xe9")
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(fargate, aws_proxy):
+    cluster = fargate.new_cluster()
+    start_logged_task(fargate, cluster, *(f"line {n}" for n in range(3000)))
+    process = subprocess.Popen(
+        [sys.executable, "logs.py", "--lines", "3000"],
+        cwd=ROOT,
+        env=script_environment(fargate, aws_proxy, cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err and b"error" not in err
