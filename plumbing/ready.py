@@ -161,7 +161,8 @@ def _refused_or_unreachable(error: OSError) -> str:
 
 
 def ask(host: str, port: int, transport: int, timeout: float = 5) -> Answer:
-    """One attempt: connect, ask, read the answer, each within `timeout` seconds."""
+    """One attempt: connect, then ask and read the whole answer, each within `timeout` seconds
+    (a peer that drips its answer byte by byte is cut off too)."""
     try:
         connection = socket.create_connection((host, port), timeout=timeout)
     except OSError as error:
@@ -180,7 +181,12 @@ def ask(host: str, port: int, transport: int, timeout: float = 5) -> Answer:
                 return Answer(READY)
             connection.sendall(_get_status_call())
             data = b""
+            ends = time.monotonic() + timeout
             while True:
+                left = ends - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                connection.settimeout(left)
                 chunk = connection.recv(4096)
                 if not chunk:
                     return Answer(ANSWER, "it closed the connection without a whole answer")

@@ -121,6 +121,32 @@ def test_a_peer_that_is_not_the_server_is_said(reply):
     assert answer.detail.isprintable()
 
 
+def test_a_peer_that_drips_its_answer_is_cut_off():
+    sock = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        connection, _ = sock.accept()
+        with connection:
+            connection.recv(1024)
+            for byte in b"\x80\x01\x00\x02\x00\x00\x00\x09getStatus" * 100:
+                if stop.wait(0.1):
+                    break
+                connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    start = time.monotonic()
+    try:
+        answer = ready.ask("127.0.0.1", sock.getsockname()[1], ready.THRIFT, timeout=1)
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+    assert answer.hop == ready.ANSWER and "no answer within 1s" in answer.detail
+    assert time.monotonic() - start < 3
+
+
 # --- describe_task.py, end to end with stubbed ECS answers and a real peer on loopback
 
 
