@@ -72,14 +72,21 @@ def test_logging_off(aws, run, clean_settings, off):
 
 
 @pytest.mark.parametrize("failing", ["RegisterTaskDefinition", "PutRetentionPolicy"])
-def test_a_failure_after_making_the_group_removes_it(aws_proxy, through_proxy, run, failing):
+def test_a_failure_after_making_the_group_removes_it(
+    aws_proxy, through_proxy, run, clean_settings, failing
+):
+    group = f"/ecs/{through_proxy}"  # moto_server is shared: a group of this test's own
+    clean_settings.setenv("LOG_GROUP", group)
     aws_proxy.error(failing, "ClientException", "no, not today")
     result = run(register_task_definition)
     assert result.code == 1
     assert result.err.strip().splitlines()[-1].startswith("error: ")
     assert "(ClientException)" in result.err
     logs = boto3.client("logs", endpoint_url=aws_proxy.endpoint)
-    assert group_named(logs, "/ecs/sd-apiserver") is None
+    assert group_named(logs, group) is None
+    assert f"removed log group {group}, made by this run" in result.err or failing != (
+        "RegisterTaskDefinition"
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
