@@ -18,15 +18,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-
 import interrupts
 import link
 import media
 from annotation import annotate
 from console import ProgressBar, say
 from detection_inputs import encoded
-from media import Image, InputError, Video
+from media import (
+    Image,
+    InputError,
+    Video,
+    cv2,  # OpenCV as media loads it: its limits set first
+)
 from results import check_answer, summary
 from sdclient import ApiError, Client, Endpoint, check, to_plain
 from video import IN_FLIGHT, analyse_video

@@ -7,6 +7,7 @@ often hidden there), so a cycle is found whether or not a test happens to run th
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 from conftest import DEMO
@@ -76,3 +77,40 @@ def test_only_demo_scripts_import_the_command_line_layer():
     importers = {name for name, path in MODULES.items() if "democli" in imported(path)}
     assert importers, "no demo imports democli"
     assert {name for name in importers if not is_script(MODULES[name])} == set()
+
+
+# Records, when cv2 is first imported, the limit OpenCV then reads from the environment.
+_CV2_WATCH = """
+import importlib.abc, os, sys
+seen = []
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "cv2" and not seen:
+            seen.append(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS"))
+sys.meta_path.insert(0, Watch())
+sys.path.insert(0, {demo!r})
+import {module}
+print(seen[0] if seen else "cv2 not imported")
+"""
+
+
+def test_opencv_loads_with_the_demos_pixel_limit_whichever_demo_imports_it():
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(DEMO))
+    try:
+        from media import MAX_PIXELS
+    finally:
+        sys.path.remove(str(DEMO))
+    scripts = [name for name, path in MODULES.items() if is_script(path)]
+    # As a user's shell has it: not what media, imported by other tests, set in this process.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OPENCV_")}
+    for module in sorted(scripts + ["batch", "democli"]):
+        code = _CV2_WATCH.format(demo=str(DEMO), module=module)
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=DEMO,
+            env=env,
+        )
+        assert result.returncode == 0, (module, result.stderr)
+        assert result.stdout.strip() in (str(MAX_PIXELS), "cv2 not imported"), (module, result.stdout)
