@@ -234,3 +234,30 @@ def test_a_reader_that_goes_away_ends_it_quietly(fargate, aws_proxy):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert b"Traceback" not in err and b"error" not in err
+
+
+@pytest.mark.timeout(120)
+def test_a_signal_during_a_logs_call_names_it(fargate, aws_proxy):
+    cluster = fargate.new_cluster()
+    start_logged_task(fargate, cluster, "listening")
+    aws_proxy.hold("GetLogEvents", seconds=120)
+    process = subprocess.Popen(
+        [sys.executable, "logs.py", "--follow"],
+        cwd=ROOT,
+        env=script_environment(fargate, aws_proxy, cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        aws_proxy.wait_for("GetLogEvents", timeout=60)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, err
+    [line] = err.strip().splitlines()
+    assert line == "stopped by SIGTERM while waiting for AWS (GetLogEvents)"
