@@ -1,6 +1,7 @@
 # `make install`: .venv with every requirement (scripts, demos, tests), needing only Python 3.10+
 # with venv. `make rehearse`: the whole tutorial locally, no AWS account (KEEP=1: stop before
-# step 6 to go on by hand). `make test`: the test suite.
+# step 6 to go on by hand; LIKE_AWS=1: behind a local AWS that lags as AWS does). `make test`:
+# the test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,7 +28,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 rehearse: $(INSTALLED)
-	$(BIN)/python -m rehearsal.rehearse $(if $(filter 1 yes true,$(KEEP)),--keep) $(if $(filter 1 yes true,$(REST)),--rest)
+	$(BIN)/python -m rehearsal.rehearse $(if $(filter 1 yes true,$(KEEP)),--keep) $(if $(filter 1 yes true,$(REST)),--rest) $(if $(filter 1 yes true,$(LIKE_AWS)),--like-aws)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/frame_path.py

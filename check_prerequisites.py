@@ -1,4 +1,4 @@
-"""Step 0: check the prerequisites before a task bills: network, security groups, role, logs, EFS.
+"""Step 0: check the prerequisites before a task bills: network, security groups, roles, logs, EFS.
 
 Read-only: it creates and changes nothing. Each finding is one line on stderr with its fix,
 and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warnings allowed),
@@ -7,14 +7,25 @@ and the whole report is JSON on stdout. Exits 0 when nothing blocks a task (warn
 
 from __future__ import annotations
 
+from plumbing import (
+    arguments,
+    arns,
+    clients,
+    errors,
+    exit_codes,
+    ingress,
+    licence_secret,
+    output,
+    runner,
+    service_linked_role,
+)
+
 import fnmatch
 import ipaddress
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
-
-from plumbing import arguments, clients, errors, exit_codes, ingress, licence_secret, output, runner
 
 from botocore.exceptions import ClientError
 
@@ -209,8 +220,8 @@ def check_subnets(
                 "subnet",
                 WARNING,
                 f"{name} is private (0.0.0.0/0 goes to NAT gateway {target}): the task can pull "
-                "its image, but a public IP is of no use there and the demos cannot reach it "
-                "from outside the VPC",
+                "its image, but a public IP is of no use there (and still bills, about $0.005 an "
+                "hour) and the demos cannot reach it from outside the VPC",
                 "use a public subnet (route to an internet gateway) to reach it from your "
                 "machine, or set ASSIGN_PUBLIC_IP=DISABLED and run the demos inside the VPC",
             )
@@ -284,7 +295,20 @@ def check_security_groups(
     names = ", ".join(group["GroupId"] for group in groups)
     inbound = [rule for g in groups for rule in g["IpPermissions"] if allows_port(rule, port)]
     allowed_in = set().union(*map(sources, inbound))
-    if not inbound:
+    ipv6_only = bool(allowed_in) and all(":" in source for source in allowed_in)
+    if ipv6_only:
+        # The task gets a public IPv4 address only (assignPublicIp): an IPv6 source never
+        # reaches it.
+        report.add(
+            "security group",
+            PROBLEM,
+            f"the inbound rules in {names} allow TCP port {port} only from IPv6 ranges "
+            f"({', '.join(sorted(allowed_in))}), but the task gets only a public IPv4 address: "
+            "the demos cannot reach it",
+            f"add an inbound TCP {port} rule for your public IPv4 address (for example "
+            "`create_prerequisites.py --cidr YOUR.IP/32`)",
+        )
+    elif not inbound:
         report.add(
             "security group",
             PROBLEM,
@@ -314,7 +338,7 @@ def check_security_groups(
     allowed_out = set().union(*map(sources, outbound))
     if "0.0.0.0/0" in allowed_out:
         report.add(
-            "security group", OK, f"{names} let the task out to the internet (HTTPS to 0.0.0.0/0)"
+            "security group", OK, f"{names} {'let' if len(groups) > 1 else 'lets'} the task out to the internet (HTTPS to 0.0.0.0/0)"
         )
     elif not outbound:
         report.add(
@@ -335,27 +359,64 @@ def check_security_groups(
     return groups
 
 
-def nacl_allows(entries: list[dict], egress: bool, port: int, cidr: str) -> bool:
-    """Whether a network ACL lets TCP `port` through to (egress) or from `cidr`: first match wins."""
+# Ephemeral ports, where the far end of a connection answers
+# (https://docs.aws.amazon.com/vpc/latest/userguide/custom-network-acl.html#nacl-ephemeral-ports):
+# the task's own (Linux) for its HTTPS calls, and the demo clients'. Linux uses 32768-60999,
+# Windows and macOS 49152-65535; some clients and NAT devices use anything from 1024.
+TASK_EPHEMERAL = (32768, 60999)
+CLIENT_EPHEMERAL = (32768, 65535)
+ANY_EPHEMERAL = (1024, 65535)
+Box = tuple[int, int, int, int]  # first port, last port, first address, last address
+
+
+def _cut(box: Box, hole: Box) -> list[Box]:
+    """What is left of `box` (ports x addresses) once `hole` is taken out of it."""
+    p0, p1, a0, a1 = box
+    q0, q1, b0, b1 = hole
+    if q1 < p0 or q0 > p1 or b1 < a0 or b0 > a1:
+        return [box]
+    pieces = [(p0, q0 - 1, a0, a1), (q1 + 1, p1, a0, a1)]  # ports before and after the hole
+    low, high = max(p0, q0), min(p1, q1)
+    pieces += [(low, high, a0, b0 - 1), (low, high, b1 + 1, a1)]  # addresses around it
+    return [(x0, x1, y0, y1) for x0, x1, y0, y1 in pieces if x0 <= x1 and y0 <= y1]
+
+
+def nacl_allows(entries: list[dict], egress: bool, ports: tuple[int, int], cidr: str) -> bool:
+    """Whether a network ACL lets all of TCP `ports` through to (egress) or from every address
+    of `cidr`. Rules apply in order, the first that matches a packet decides, and a deny that
+    matches part of the range (some ports, some addresses) blocks that part."""
     network = ipaddress.ip_network(cidr)
+    left = [(*ports, int(network.network_address), int(network.broadcast_address))]
     for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
         if entry["Egress"] != egress or "CidrBlock" not in entry:
             continue
-        port_range = entry.get("PortRange") or {"From": 0, "To": 65535}
-        if (
-            entry["Protocol"] in ("-1", "6")
-            and port_range["From"] <= port <= port_range["To"]
-            and network.subnet_of(ipaddress.ip_network(entry["CidrBlock"]))
-        ):
-            return entry["RuleAction"] == "allow"
-    return False
+        if entry["Protocol"] not in ("-1", "6"):
+            continue
+        port_range = entry.get("PortRange") if entry["Protocol"] == "6" else None
+        port_range = port_range or {"From": 0, "To": 65535}
+        rule = ipaddress.ip_network(entry["CidrBlock"])
+        hole = (
+            port_range["From"],
+            port_range["To"],
+            int(rule.network_address),
+            int(rule.broadcast_address),
+        )
+        rest = [piece for box in left for piece in _cut(box, hole)]
+        if rest == left:
+            continue  # matches none of what is still undecided
+        if entry["RuleAction"] != "allow":
+            return False
+        left = rest
+        if not left:
+            return True
+    return False  # the final * rule denies what no rule allowed
 
 
 def check_network_acls(
     ec2: Any, subnets: list[dict], clients: set[str], port: int, report: Findings
 ) -> None:
     """Each subnet's network ACL, which is stateless, lets through both ways what the task needs."""
-    internet, ephemeral = "0.0.0.0/0", 32768  # a port the far end answers on
+    internet = "0.0.0.0/0"
     client_networks = sorted(c for c in clients if "/" in c and ":" not in c)
     for subnet in subnets:
         acls = ec2.describe_network_acls(
@@ -365,19 +426,36 @@ def check_network_acls(
             continue
         entries, acl = acls[0]["Entries"], acls[0]["NetworkAclId"]
         needs = [
-            (True, 443, internet, "HTTPS out to the internet (image pull, licence check)"),
-            (False, ephemeral, internet, "the answers back from the internet (TCP 1024-65535 in)"),
+            (True, (443, 443), internet, "HTTPS out to the internet (image pull, licence check)"),
+            (
+                False,
+                TASK_EPHEMERAL,
+                internet,
+                "the answers back from the internet (TCP 32768-60999 in, the task's own ports)",
+            ),
             *(
-                (False, port, client, f"the demos in on TCP {port} from {client}")
+                (False, (port, port), client, f"the demos in on TCP {port} from {client}")
                 for client in client_networks
             ),
             *(
-                (True, ephemeral, client, f"the server's answers out to {client} (TCP 1024-65535)")
+                (
+                    True,
+                    CLIENT_EPHEMERAL,
+                    client,
+                    f"the server's answers out to {client} (TCP 32768-65535: the ports Linux, "
+                    "Windows and macOS clients answer on)",
+                )
                 for client in client_networks
             ),
         ]
         blocked = [
             what for egress, at, cidr, what in needs if not nacl_allows(entries, egress, at, cidr)
+        ]
+        narrow = [
+            client
+            for client in client_networks
+            if nacl_allows(entries, True, CLIENT_EPHEMERAL, client)
+            and not nacl_allows(entries, True, ANY_EPHEMERAL, client)
         ]
         if blocked:
             report.add(
@@ -385,6 +463,15 @@ def check_network_acls(
                 PROBLEM,
                 f"network ACL {acl} of subnet {subnet['SubnetId']} blocks {'; '.join(blocked)}",
                 f"allow that traffic in {acl} (network ACLs are stateless: both directions)",
+            )
+        elif narrow:
+            report.add(
+                "network ACL",
+                WARNING,
+                f"network ACL {acl} of subnet {subnet['SubnetId']} blocks part of TCP 1024-65535 "
+                f"out to {', '.join(narrow)}: a client (or NAT device) answering on a port below "
+                "32768 gets no answer",
+                f"allow TCP 1024-65535 out to your address in {acl}",
             )
         else:
             report.add(
@@ -545,8 +632,9 @@ def check_role(
     image = constants.IMAGE_NAME
     private_ecr = ".dkr.ecr." in image.split("/", 1)[0]
     repository = image.split("/", 1)[-1].split("@")[0].split(":")[0]
+    partition = arns.partition_of(identity["Arn"])  # aws, aws-cn, aws-us-gov
     ecr_resource = (
-        f"arn:aws:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
+        f"arn:{partition}:ecr:{image.split('.')[3]}:{image.split('.')[0]}:repository/{repository}"
         if private_ecr
         else "*"
     )
@@ -566,14 +654,23 @@ def check_role(
             if log_group
             else "write logs (not needed: LOG_GROUP=off, or neither it nor TASK_FAMILY_NAME set)",
             LOGS_WRITE,
-            f"arn:aws:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}:log-stream:x",
+            f"arn:{partition}:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}"
+            ":log-stream:x",
             "attach AmazonECSTaskExecutionRolePolicy to the role",
             bool(log_group),
         ),
     ]
     secret = constants.LICENSE_SECRET
     if secret:
-        resource = licence_secret.secret_arn(secret, region, identity["Account"])
+        resource = licence_secret.secret_arn(secret, region, identity["Account"], partition)
+        if ":secretsmanager:" in resource:
+            # The exact ARN, with its six-character suffix: what a policy must match. A
+            # policy naming the ARN without it matches no secret.
+            try:
+                resource = arns.full_secret_arn(clients.client("secretsmanager"), resource)
+            except ClientError as error:
+                if errors.aws_error_code(error) != "ResourceNotFoundException":
+                    raise  # said above when missing
         actions = licence_secret.secret_read_actions(resource)
         needs.append(
             Need(
@@ -597,6 +694,22 @@ def check_role(
             )
         )
     check_permissions(statements, name, needs, report)
+
+
+def check_service_linked_role(iam: Any, report: Findings) -> None:
+    """The account has ECS's service-linked role, without which RunTask fails."""
+    found = service_linked_role.find(iam)
+    if found:
+        report.add("service-linked role", OK, f"ECS's service-linked role exists ({found})")
+        return
+    report.add(
+        "service-linked role",
+        PROBLEM,
+        f"the account has no ECS service-linked role ({service_linked_role.NAME}): RunTask "
+        "would fail with 'Unable to assume the service linked role'",
+        "run create_prerequisites.py, or `" + service_linked_role.CREATE_COMMAND + "` "
+        "(needs iam:CreateServiceLinkedRole)",
+    )
 
 
 # --- logs, EFS, the secret
@@ -643,6 +756,19 @@ def check_file_system(
         )
         return
     vpcs = {subnet["VpcId"] for subnet in subnets}
+    for vpc_id in sorted(vpcs):
+        # Fargate mounts EFS by its DNS name, which resolves only with DNS hostnames on
+        # (https://docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html).
+        hostnames = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+        if not hostnames["EnableDnsHostnames"]["Value"]:
+            report.add(
+                "file system",
+                PROBLEM,
+                f"VPC {vpc_id} has DNS hostnames turned off: the task cannot resolve the EFS "
+                f"file system's name {file_system_id}.efs.REGION.amazonaws.com and would stop "
+                "with ResourceInitializationError",
+                f"turn on DNS hostnames (enableDnsHostnames) for {vpc_id}",
+            )
     every_target = (
         efs.get_paginator("describe_mount_targets")
         .paginate(FileSystemId=file_system_id)
@@ -735,6 +861,8 @@ def check_secret_exists(secret: str, report: Findings) -> str | None:
             key = clients.client("secretsmanager").describe_secret(SecretId=secret).get("KmsKeyId")
         else:
             name = secret.split(":parameter", 1)[-1] if secret.startswith("arn:") else secret
+            if "/" in name and not name.startswith("/"):  # a hierarchy's name starts with /
+                name = "/" + name
             found = clients.client("ssm").describe_parameters(
                 ParameterFilters=[{"Key": "Name", "Values": [name]}]
             )["Parameters"]
@@ -806,6 +934,10 @@ def check_prerequisites() -> int:
     report.guarded(
         "execution role",
         lambda: check_role(clients.client("iam"), role_arn, identity, region, secret_key, report),
+    )
+    report.guarded(
+        "service-linked role",
+        lambda: check_service_linked_role(clients.client("iam"), report),
     )
     if log_group:
         report.guarded(

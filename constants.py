@@ -43,16 +43,27 @@ LIFETIME_CPU = 16  # cpu units and MiB taken from the task's; the server keeps t
 LIFETIME_MEMORY = 32
 LICENSE_KEY_VARIABLE = "SD_API_LICENSE_KEY"  # where the server reads its licence key
 
-# Fargate's allowed task memory (MiB) for each task cpu (units of 1/1024 vCPU).
+# Fargate's task sizes: the memory values (MiB) allowed with each task cpu (units of 1/1024
+# vCPU), exactly as the RegisterTaskDefinition reference lists them (`memory`):
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html
+# Any other pair is refused by AWS ("No Fargate configuration exists for given values").
 FARGATE_MEMORY = {
-    256: range(512, 2048 + 1, 512),
-    512: range(1024, 4096 + 1, 1024),
-    1024: range(2048, 8192 + 1, 1024),
-    2048: range(4096, 16384 + 1, 1024),
-    4096: range(8192, 30720 + 1, 1024),
-    8192: range(16384, 61440 + 1, 4096),
-    16384: range(32768, 122880 + 1, 8192),
+    256: (512, 1024, 2048),  # not 1536
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
 }
+
+
+def fargate_memory_text(cpu: int) -> str:
+    """The memory values Fargate allows with `cpu`, in words: "512, 1024 or 2048 MiB"."""
+    values = FARGATE_MEMORY[cpu]
+    if len(values) <= 4:
+        return f"{', '.join(map(str, values[:-1]))} or {values[-1]} MiB"
+    return f"{values[0]} to {values[-1]} MiB in steps of {values[1] - values[0]}"
 
 
 class SettingError(Exception):
@@ -108,14 +119,16 @@ def _parse_env(text: str) -> tuple[dict[str, str | None], list[int]]:
 
     class BadLines(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.msg.startswith("python-dotenv could not parse") and record.args:
+            message = record.msg if isinstance(record.msg, str) else ""
+            if message.startswith("python-dotenv could not parse") and record.args:
                 bad_lines.append(int(record.args[0]))
 
     logger, handler = logging.getLogger("dotenv.main"), BadLines()
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False  # not printed: the line may be secret
     try:
-        values = dotenv_values(stream=io.StringIO(text))
+        # No ${VAR} expansion: a value is what the file says, as error messages show it.
+        values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
@@ -235,15 +248,9 @@ def _task_cpu(name: str, value: str) -> int:
 
 def _task_memory(name: str, value: str) -> int:
     cpu = _resolve("TASK_CPU")
-    allowed = FARGATE_MEMORY[cpu]
     number = _whole_number(value)
-    if number is None or number not in allowed:
-        raise _bad(
-            name,
-            value,
-            f"with TASK_CPU={cpu} Fargate allows {allowed.start} to {allowed.stop - 1} MiB "
-            f"in steps of {allowed.step}",
-        )
+    if number is None or number not in FARGATE_MEMORY[cpu]:
+        raise _bad(name, value, f"with TASK_CPU={cpu} Fargate allows {fargate_memory_text(cpu)}")
     return number
 
 

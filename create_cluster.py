@@ -3,9 +3,9 @@
 Creating a cluster that already exists is harmless: ECS returns the existing one.
 """
 
-import sys
-
 from plumbing import arguments, clients, exit_codes, output, runner
+
+import sys
 
 import constants
 

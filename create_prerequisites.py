@@ -3,21 +3,18 @@
 In the VPC of SUBNET_NAME (or the default VPC): a security group that lets only --cidr in on
 SD_API_TCP_PORT, and an ECS task execution role with AmazonECSTaskExecutionRolePolicy plus
 read access to LICENSE_SECRET when it is set. Both are tagged as this project's, so that
-delete_prerequisites.py removes exactly them. Running it again is harmless: it brings both
-in line with the settings and --cidr (your address changed? run it again). It also makes the
-log group LOG_GROUP (by default /ecs/ + TASK_FAMILY_NAME), tagged, kept LOG_RETENTION_DAYS.
+delete_prerequisites.py removes exactly them. It also makes ECS's service-linked role when the
+account has none (RunTask needs it); that one is the account's and stays. It also makes the log
+group LOG_GROUP (by default /ecs/ + TASK_FAMILY_NAME), tagged, kept LOG_RETENTION_DAYS. Running
+it again is harmless: it brings all in line with the settings and --cidr (your address changed?
+run it again).
 """
 
 from __future__ import annotations
 
-import argparse
-import ipaddress
-import json
-import sys
-from typing import Any
-
 from plumbing import (
     arguments,
+    arns,
     clients,
     errors,
     exit_codes,
@@ -26,8 +23,15 @@ from plumbing import (
     log_group,
     output,
     runner,
+    service_linked_role,
     tags,
 )
+
+import argparse
+import ipaddress
+import json
+import sys
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -47,7 +51,11 @@ SECRET_POLICY_NAME = "read-licence-secret"
 
 
 def address_range(text: str) -> str:
-    """--cidr: an IPv4 or IPv6 range such as 203.0.113.7/32 (a bare address means just it)."""
+    """--cidr: an IPv4 range such as 203.0.113.7/32 (a bare address means just it).
+
+    Not IPv6: a Fargate task here gets a public IPv4 address only (assignPublicIp), so a rule
+    for an IPv6 range would let nobody reach it.
+    """
     try:
         network = ipaddress.ip_network(text.strip(), strict=True)
     except ValueError as error:
@@ -55,6 +63,11 @@ def address_range(text: str) -> str:
             f"{text!r} is not an address range ({error}); give your own address, "
             "such as 203.0.113.7/32"
         ) from None
+    if network.version == 6:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is an IPv6 range, but the task gets only a public IPv4 address: give "
+            "your public IPv4 address, such as 203.0.113.7/32 (see the README)"
+        )
     return str(network)
 
 
@@ -136,20 +149,45 @@ def security_group(ec2: Any, vpc_id: str, port: int, cidr: str, created: list) -
         ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=stale)
         output.say(f"removed {len(stale)} other inbound rule(s) from {group['GroupId']}")
     if len(stale) == len(group["IpPermissions"]):
-        if ":" in cidr:
-            ranges = {"Ipv6Ranges": [{"CidrIpv6": cidr, "Description": "demo client"}]}
-        else:
-            ranges = {"IpRanges": [{"CidrIp": cidr, "Description": "demo client"}]}
         ec2.authorize_security_group_ingress(
             GroupId=group["GroupId"],
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **ranges}],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": cidr, "Description": "demo client"}],
+                }
+            ],
         )
     output.say(f"security group {group['GroupId']} lets {cidr} in on TCP {port}, nobody else")
     return group["GroupId"]
 
 
-def execution_role(iam: Any, secret: str | None, region: str, account: str, created: list) -> str:
-    """Our execution role: trusts ECS tasks, may pull and write logs, and read LICENSE_SECRET."""
+def ecs_service_linked_role(iam: Any) -> None:
+    """ECS's service-linked role, which RunTask needs: made if the account has none yet.
+
+    It is the account's, used by every ECS cluster: delete_prerequisites.py leaves it.
+    """
+    found = service_linked_role.find(iam)
+    if found:
+        output.say(f"ECS's service-linked role {found} exists, kept")
+        return
+    made = service_linked_role.create(iam)
+    output.say(
+        f"created ECS's service-linked role {made} (the account's, for every cluster: "
+        "delete_prerequisites.py leaves it); IAM takes seconds to spread it"
+    )
+
+
+def execution_role(
+    iam: Any, secret: str | None, region: str, caller: str, created: list
+) -> str:
+    """Our execution role: trusts ECS tasks, may pull and write logs, and read LICENSE_SECRET.
+
+    `caller`: the caller's ARN, whose account and partition (aws, aws-cn, aws-us-gov) it is in.
+    """
+    account, partition = caller.split(":")[4], arns.partition_of(caller)
     name = constants.EXECUTION_ROLE_NAME
     try:
         role = iam.get_role(RoleName=name)["Role"]
@@ -173,9 +211,13 @@ def execution_role(iam: Any, secret: str | None, region: str, account: str, crea
             )
         output.say(f"role {role['Arn']} exists, kept")
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST_ECS_TASKS))
-    iam.attach_role_policy(RoleName=name, PolicyArn=constants.EXECUTION_POLICY_ARN)
+    iam.attach_role_policy(
+        RoleName=name, PolicyArn=arns.in_partition(constants.EXECUTION_POLICY_ARN, partition)
+    )
     if secret:
-        secret_arn = licence_secret.secret_arn(secret, region, account)
+        # The exact ARN: a Secrets Manager ARN without its six-character suffix would give a
+        # policy that matches no secret.
+        secret_arn = arns.licence_secret_arn(secret, region, account, partition)
         actions = licence_secret.secret_read_actions(secret_arn)
         iam.put_role_policy(
             RoleName=name,
@@ -230,12 +272,12 @@ def create_prerequisites(args: argparse.Namespace) -> int:
         )
 
     sts, ec2, iam = clients.client("sts"), clients.client("ec2"), clients.client("iam")
-    account = sts.get_caller_identity()["Account"]
+    caller = sts.get_caller_identity()["Arn"]
     vpc_id, suggested_subnets = find_vpc(ec2, subnets)
     created: list[tuple[str, str]] = []
     try:
         group_id = security_group(ec2, vpc_id, port, args.cidr, created)
-        role_arn = execution_role(iam, secret, ec2.meta.region_name, account, created)
+        role_arn = execution_role(iam, secret, ec2.meta.region_name, caller, created)
         if logs_group:
             made = log_group.ensure(clients.client("logs"), logs_group, retention)
             if made.startswith("created"):
@@ -244,6 +286,7 @@ def create_prerequisites(args: argparse.Namespace) -> int:
     except BaseException:
         undo(ec2, iam, created)
         raise
+    ecs_service_linked_role(iam)
     output.say("put these lines in your .env (or check them with check_prerequisites.py):")
     print(f"SUBNET_NAME={','.join(suggested_subnets)}")
     print(f"SEC_GROUP_NAME={group_id}")

@@ -4,9 +4,9 @@ With tasks still running it refuses and names stop_task.py. A cluster that is al
 is not an error.
 """
 
-import sys
-
 from plumbing import arguments, clients, errors, exit_codes, output, runner
+
+import sys
 
 from botocore.exceptions import ClientError
 

@@ -7,9 +7,9 @@ still uses one of the groups: stop the task with stop_task.py first.
 
 from __future__ import annotations
 
-import sys
-
 from plumbing import arguments, clients, errors, exit_codes, log_group, output, runner, tags
+
+import sys
 
 import constants
 

@@ -3,9 +3,9 @@
 Exits 1 when the cluster does not exist or is not ACTIVE (a deleted cluster is INACTIVE).
 """
 
-import sys
-
 from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+
+import sys
 
 import constants
 

@@ -3,14 +3,11 @@
 Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. For each
 running task it says when the task will stop by itself (its lifetime) and how to stop it
 sooner. A task that stops instead ends the wait with its stop code and reasons, and the
-server's last lines (exit 1). Once a task runs, it checks from here that its server answers
-(Thrift getStatus, or HTTP in REST mode) within --timeout, and says which hop fails if not.
+server's last lines (exit 1). Right after run_task.py, ECS may not know or list a new task for
+a few seconds, and its public IP may show after it runs: both are waited for, a few checks with
+growing pauses. Once a task runs, it checks from here that its server answers (Thrift
+getStatus, or HTTP in REST mode) within --timeout, and says which hop fails if not.
 """
-
-import argparse
-import sys
-import time
-from datetime import datetime, timedelta, timezone
 
 from plumbing import (
     arguments,
@@ -24,6 +21,11 @@ from plumbing import (
     runner,
 )
 from plumbing import logs as server_logs
+
+import argparse
+import sys
+import time
+from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import ClientError
 
@@ -48,11 +50,22 @@ SECRET_HINT = (
     "ECS could not read the licence secret (LICENSE_SECRET) for the server: the execution role "
     "(TASK_EXEC_ROLE) needs ssm:GetParameters on the SSM parameter, or "
     "secretsmanager:GetSecretValue on the secret, plus kms:Decrypt if a customer-managed KMS key "
-    "encrypts it; check too that the name or ARN and its region are right"
+    "encrypts it; check too that the name or ARN and its region are right; if the role or its "
+    "policy was made or changed a minute ago, IAM may not have reached ECS yet: start a new "
+    "task with run_task.py"
 )
 SECRET_SIGNS = ("unable to pull secrets", "unable to retrieve secret", "accessdeniedexception")
 ESSENTIAL_EXITED = "Essential container in task exited"
 STOP_SOONER = "python3 stop_task.py"
+# ECS is eventually consistent: "the result of an API command ... might not be immediately
+# visible to all subsequent commands" (RunTask reference,
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html). A task started
+# a moment ago may be answered MISSING by DescribeTasks and left out by ListTasks: that is
+# "not yet", checked again this many times, pausing 1, 2, 4... seconds (at most --interval).
+GRACE_CHECKS = 4
+# A Fargate task may be RUNNING before its network interface shows its public IP: that many
+# checks, pausing as above, before saying it has none.
+PUBLIC_IP_CHECKS = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,8 +134,11 @@ def stops_by_itself(task: dict, lifetime: int | None) -> tuple[str | None, str]:
     )
 
 
-def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | None]:
-    """(public IP, private IP, subnet id) of a task's network interface."""
+def network_addresses(
+    ec2, task: dict
+) -> tuple[str | None, str | None, str | None, bool]:
+    """(public IP, private IP, subnet id, whether EC2 knows the interface) of a task's
+    network interface."""
     details = {
         detail["name"]: detail["value"]
         for attachment in task.get("attachments", [])
@@ -141,7 +157,9 @@ def network_addresses(ec2, task: dict) -> tuple[str | None, str | None, str | No
             interfaces = []
         for interface in interfaces:
             public_ip = interface.get("Association", {}).get("PublicIp")
-    return public_ip, details.get("privateIPv4Address"), details.get("subnetId")
+    else:
+        interfaces = []
+    return public_ip, details.get("privateIPv4Address"), details.get("subnetId"), bool(interfaces)
 
 
 def server_port(definition: dict) -> int:
@@ -163,30 +181,75 @@ def rest_mode(definition: dict) -> bool:
     )
 
 
+def backoff(interval: float, check: int) -> float:
+    """The pause before grace check number `check` (0, 1, ...): 1, 2, 4... s, at most `interval`."""
+    return min(interval, 2.0**check)
+
+
+def newest_stopped(ecs, cluster: str) -> list[str]:
+    """The ARN of our task that stopped last (by its start), with a line saying it is not new."""
+    stopped = ecs_tasks.describe_tasks(ecs, ecs_tasks.our_tasks(ecs, "STOPPED"))
+    if not stopped:
+        raise errors.StepFailed(f"no task of ours in cluster {cluster}: start one with run_task.py")
+    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    newest = max(stopped, key=lambda task: task.get("createdAt") or epoch)
+    created = newest.get("createdAt")
+    when = f", started {created:%Y-%m-%d %H:%M} UTC" if isinstance(created, datetime) else ""
+    output.say(
+        f"no task of ours is running or starting in cluster {cluster}; the newest that "
+        f"stopped is {ecs_tasks.short_id(newest['taskArn'])}{when}:"
+    )
+    return [newest["taskArn"]]
+
+
 def describe_task(args: argparse.Namespace) -> int:
-    started = time.monotonic()
     cluster = constants.CLUSTER_NAME
     assign_public_ip = constants.ASSIGN_PUBLIC_IP
     ecs = clients.client("ecs")
-    arns = args.tasks or ecs_tasks.our_tasks(ecs)
-    if not arns:
-        stopped = ecs_tasks.our_tasks(ecs, "STOPPED")
-        if not stopped:
-            raise errors.StepFailed(
-                f"no task of ours in cluster {cluster}: start one with run_task.py"
-            )
-        arns = stopped[:1]
+    start = time.monotonic()
+    arns = list(args.tasks)
 
-    tasks = ecs_tasks.wait_for_tasks(
-        ecs,
-        arns,
-        settled=lambda tasks: (
-            all(t["lastStatus"] == "RUNNING" for t in tasks)
-            or any(t["lastStatus"] == "STOPPED" for t in tasks)
-        ),
-        timeout=args.timeout,
-        interval=args.interval,
-    )
+    # One loop in sight rather than botocore's `tasks_running` waiter: the waiter fails at the
+    # first MISSING answer, which is how ECS answers for a few seconds a task it has just
+    # started; and it knows no growing pause, no "nothing listed yet" and no progress line.
+    progress, unseen = output.Progress(), 0  # unseen: grace checks used so far
+    try:
+        while True:
+            arns = arns or ecs_tasks.our_tasks(ecs)
+            tasks = ecs_tasks.describe_tasks(ecs, arns) if arns else []
+            known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
+            missing = [arn for arn in arns if ecs_tasks.short_id(arn) not in known]
+            if arns and not missing:
+                status = ", ".join(
+                    f"{ecs_tasks.short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks
+                )
+                if all(t["lastStatus"] == "RUNNING" for t in tasks) or any(
+                    t["lastStatus"] == "STOPPED" for t in tasks
+                ):
+                    break
+                pause = args.interval
+            elif unseen < GRACE_CHECKS:  # just started? ECS may not know or list it yet
+                if missing:
+                    status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet"
+                else:
+                    status = f"no task of ours listed in cluster {cluster} yet"
+                pause, unseen = backoff(args.interval, unseen), unseen + 1
+            elif missing:
+                raise errors.StepFailed(
+                    f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "
+                    f"(checked {unseen + 1} times; stopped tasks are forgotten after about an hour)"
+                )
+            else:
+                arns = newest_stopped(ecs, cluster)
+                continue
+            ecs_tasks.last_status[:] = [status]  # for the line if --timeout ends the step
+            elapsed = time.monotonic() - start
+            if elapsed + pause > args.timeout:
+                raise errors.StepFailed(f"gave up after {args.timeout:.0f}s: {status}")
+            progress.update(f"waiting: {status}", elapsed)
+            time.sleep(pause)
+    finally:
+        progress.close()
 
     definitions: dict[str, dict] = {}  # tasks of one revision share it: asked for once
 
@@ -211,7 +274,21 @@ def describe_task(args: argparse.Namespace) -> int:
     ec2 = clients.client("ec2")
     summary = []
     for task in tasks:
-        public_ip, private_ip, subnet = network_addresses(ec2, task)
+        public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
+        # Only an interface that EC2 shows without a public IP may still get one.
+        for check in range(PUBLIC_IP_CHECKS if assign_public_ip == "ENABLED" and seen else 0):
+            if public_ip:
+                break
+            elapsed, pause = time.monotonic() - start, backoff(args.interval, check)
+            if elapsed + pause > args.timeout:
+                break  # said below: no public IP (yet)
+            if check == 0:
+                output.say(
+                    f"task {ecs_tasks.short_id(task['taskArn'])} is RUNNING; waiting for its public "
+                    "IP to show"
+                )
+            time.sleep(pause)
+            public_ip, private_ip, subnet, seen = network_addresses(ec2, task)
         definition = definition_of(task)
         port = server_port(definition)
         lifetime = ecs_tasks.lifetime_minutes(definition)
@@ -251,7 +328,7 @@ def describe_task(args: argparse.Namespace) -> int:
                 host,
                 port,
                 definition,
-                seconds=args.timeout - (time.monotonic() - started) - 1,
+                seconds=args.timeout - (time.monotonic() - start) - 1,
                 interval=args.interval,
                 last_lines=lambda task=task, definition=definition: server_logs.last_lines(
                     lambda: definition, task

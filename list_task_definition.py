@@ -3,9 +3,9 @@
 The newest revision comes first; run_task.py starts it unless TASK_FAMILY_NAME_FULL pins one.
 """
 
-import sys
-
 from plumbing import arguments, clients, ecs_tasks, exit_codes, output, runner
+
+import sys
 
 import constants
 

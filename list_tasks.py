@@ -4,9 +4,9 @@ Only tasks whose desired status is RUNNING are listed, so once stop_task.py has 
 list is empty even while a task is still shutting down.
 """
 
-import sys
-
 from plumbing import arguments, clients, exit_codes, output, runner
+
+import sys
 
 import constants
 
@@ -21,6 +21,12 @@ def list_tasks() -> int:
     )
     output.show({"taskArns": arns})
     output.say(f"{len(arns)} task(s) running in cluster {constants.CLUSTER_NAME}")
+    if not arns:
+        # ECS is eventually consistent (RunTask reference): a task started a second ago may
+        # not be listed yet.
+        output.say(
+            "a task started a few seconds ago may not be listed yet: describe_task.py waits for it"
+        )
     return exit_codes.EXIT_OK
 
 

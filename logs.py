@@ -8,15 +8,15 @@ definition's log group, LOG_GROUP), where they are kept LOG_RETENTION_DAYS. Cont
 characters in a line are shown as escapes (\\x1b), and a line over 2000 characters is cut.
 """
 
+from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
+from plumbing import logs as server_logs
+
 import argparse
 import os
 import re
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-
-from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
-from plumbing import logs as server_logs
 
 import constants
 import describe_task
@@ -118,14 +118,7 @@ def crashed(task: dict) -> bool:
 def read_logs(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     ecs = clients.client("ecs")
-    arns = args.tasks or ecs_tasks.our_tasks(ecs)
-    if not arns:
-        stopped = ecs_tasks.our_tasks(ecs, "STOPPED")
-        if not stopped:
-            raise errors.StepFailed(
-                f"no task of ours in cluster {cluster}: start one with run_task.py"
-            )
-        arns = stopped[:1]
+    arns = args.tasks or ecs_tasks.our_tasks(ecs) or describe_task.newest_stopped(ecs, cluster)
     tasks = ecs_tasks.describe_tasks(ecs, arns)
     known = {ecs_tasks.short_id(task["taskArn"]) for task in tasks}
     missing = [arn for arn in arns if ecs_tasks.short_id(arn) not in known]

@@ -10,20 +10,21 @@ Both containers' output goes to CloudWatch Logs, to LOG_GROUP (by default /ecs/ 
 made here when missing, kept LOG_RETENTION_DAYS; LOG_GROUP=off for none).
 """
 
-import os
-import sys
-
 from plumbing import (
     arguments,
     clients,
     ecs_tasks,
     exit_codes,
+    iam_propagation,
     licence_secret,
     log_group,
     output,
     redaction,
     runner,
 )
+
+import os
+import sys
 
 import constants
 
@@ -166,22 +167,25 @@ def register_task_definition() -> int:
         logs, made = None, ""
         output.say("LOG_GROUP=off: the servers' output will not be kept anywhere")
 
+    # A role made a moment ago may not be known to ECS yet: tried again for a while.
     with log_group.removed_if_failed(logs, constants.LOG_GROUP, made):
-        response = ecs.register_task_definition(
-            family=constants.TASK_FAMILY_NAME,
-            executionRoleArn=constants.TASK_EXEC_ROLE,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
-            runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-            cpu=str(constants.TASK_CPU),
-            memory=str(constants.TASK_MEMORY),
-            # Order means nothing to ECS; moto reports only the first container of a task, so the
-            # lifetime container goes first for the rehearsal to show its exit.
-            containerDefinitions=[lifetime_container, server] if lifetime else [server],
-            volumes=[data_volume],
-            tags=[constants.PROJECT_TAG],
-        )
+        for attempt in iam_propagation.attempts():
+            with attempt:
+                response = ecs.register_task_definition(
+                    family=constants.TASK_FAMILY_NAME,
+                    executionRoleArn=constants.TASK_EXEC_ROLE,
+                    networkMode="awsvpc",
+                    requiresCompatibilities=["FARGATE"],
+                    # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
+                    runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+                    cpu=str(constants.TASK_CPU),
+                    memory=str(constants.TASK_MEMORY),
+                    # Order means nothing to ECS; moto reports only the first container of a
+                    # task, so the lifetime container goes first for the rehearsal to show its exit.
+                    containerDefinitions=[lifetime_container, server] if lifetime else [server],
+                    volumes=[data_volume],
+                    tags=[constants.PROJECT_TAG],
+                )
     output.show(response)
     definition = response["taskDefinition"]
     output.say(

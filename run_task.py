@@ -5,9 +5,6 @@ in SUBNET_NAME with SEC_GROUP_NAME. Each task bills until it is stopped, so this
 start another while one of ours is running, unless --count or --force says so.
 """
 
-import argparse
-import sys
-
 from plumbing import (
     arguments,
     clients,
@@ -15,11 +12,15 @@ from plumbing import (
     ecs_tasks,
     errors,
     exit_codes,
+    iam_propagation,
     ingress,
     output,
     redaction,
     runner,
 )
+
+import argparse
+import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -61,6 +62,11 @@ def warn_about_security_groups(ec2, group_ids: list[str], port: int) -> None:
         )
     sources = {r["CidrIp"] for rule in rules for r in rule.get("IpRanges", [])}
     sources |= {r["CidrIpv6"] for rule in rules for r in rule.get("Ipv6Ranges", [])}
+    if rules and sources and all(":" in source for source in sources):
+        output.warn(
+            f"TCP port {port} is open in {', '.join(group_ids)} only to IPv6 ranges, but the task "
+            "gets only a public IPv4 address: the demos will hang; add a rule for your IPv4 address"
+        )
     wide_open = ingress.open_to_the_internet(sources)
     if wide_open:
         output.warn(
@@ -118,19 +124,22 @@ def run_task(args: argparse.Namespace) -> int:
         )
     warn_about_security_groups(clients.client("ec2"), constants.SEC_GROUP_NAME, port)
 
-    with errors.outcome_unknown(
-        "a task may have started: list_tasks.py shows it, stop_task.py stops it"
-    ):
-        response = ecs.run_task(
-            cluster=constants.CLUSTER_NAME,
-            taskDefinition=task_definition,
-            launchType="FARGATE",
-            platformVersion="LATEST",
-            count=count,
-            networkConfiguration=network_configuration,
-            startedBy=constants.STARTED_BY,
-            tags=[constants.PROJECT_TAG],
-        )
+    # A role made a moment ago (the execution role, ECS's service-linked role) may not be
+    # known to ECS yet: tried again for a while, then one line saying what to check.
+    for attempt in iam_propagation.attempts():
+        with attempt, errors.outcome_unknown(
+            "a task may have started: list_tasks.py shows it, stop_task.py stops it"
+        ):
+            response = ecs.run_task(
+                cluster=constants.CLUSTER_NAME,
+                taskDefinition=task_definition,
+                launchType="FARGATE",
+                platformVersion="LATEST",
+                count=count,
+                networkConfiguration=network_configuration,
+                startedBy=constants.STARTED_BY,
+                tags=[constants.PROJECT_TAG],
+            )
     started = [task["taskArn"] for task in response["tasks"]]
     # From here on tasks run and bill: a signal must not end the script without naming them.
     started_line = (

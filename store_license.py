@@ -6,13 +6,13 @@ server when the task starts, without ever writing it into the task definition. A
 parameter is left alone unless --overwrite; --delete removes it at clean-up.
 """
 
+from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
+
 import argparse
 import getpass
 import os
 import re
 import sys
-
-from plumbing import arguments, clients, errors, exit_codes, output, redaction, runner
 
 from botocore.exceptions import ClientError
 
@@ -22,6 +22,10 @@ DEFAULT_NAME = "/sd-apiserver/license"
 # SSM's rule: letters, digits and _.-/ ; a name may not start with aws or ssm.
 PARAMETER_NAME = re.compile(r"(?!/?(?i:aws|ssm))/?[\w.-]+(?:/[\w.-]+)*", re.ASCII)
 MAX_KEY_LENGTH = 4096  # a standard-tier parameter's limit
+# "The maximum length for a parameter name that you create is 1011 characters. This includes
+# the characters in the ARN that precede the name you specify" (PutParameter reference,
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html).
+MAX_NAME_WITH_ARN = 1011
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +43,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parameter_name(text: str) -> str:
-    if len(text) > 1011 or not PARAMETER_NAME.fullmatch(text):
+    """--name; a name with a hierarchy gets the leading slash SSM requires (team/x: /team/x)."""
+    if len(text) > MAX_NAME_WITH_ARN or not PARAMETER_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an SSM parameter name: letters, digits, _ . - and /, "
             "not starting with aws or ssm"
         )
-    return text
+    # "For parameters in a hierarchy, you must include a leading forward slash" (PutParameter).
+    return f"/{text}" if "/" in text and not text.startswith("/") else text
+
+
+def check_name_length(ssm, name: str) -> None:
+    """SSM counts the ARN's start (arn:aws:ssm:REGION:ACCOUNT:parameter) in a name's 1011."""
+    prefix = f"arn:{ssm.meta.partition}:ssm:{ssm.meta.region_name}:{'0' * 12}:parameter"
+    length = len(prefix) + len("/" + name.lstrip("/"))
+    if length > MAX_NAME_WITH_ARN:
+        raise constants.SettingError(
+            f"--name is {len(name)} characters: with its ARN ({prefix}...) it would be {length}, "
+            f"and SSM allows {MAX_NAME_WITH_ARN}: use a shorter name"
+        )
 
 
 def read_key() -> str:
@@ -75,6 +92,8 @@ def store(ssm, name: str, key: str, overwrite: bool) -> int:
             Name=name,
             Value=key,
             Type="SecureString",
+            # Not the account's default tier, which may be Advanced (billed per parameter).
+            Tier="Standard",
             Overwrite=overwrite,
             Description="SmartyzeDetect API server licence key",
         )
@@ -116,7 +135,9 @@ def store_license(args: argparse.Namespace) -> int:
         return delete(clients.client("ssm"), args.name)
     key = read_key()
     redaction.never_print(key)  # some AWS validation messages quote the value they refused
-    return store(clients.client("ssm"), args.name, key, args.overwrite)
+    ssm = clients.client("ssm")
+    check_name_length(ssm, args.name)
+    return store(ssm, args.name, key, args.overwrite)
 
 
 def main(argv: list[str] | None = None) -> int:

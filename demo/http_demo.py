@@ -294,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
     answer = post(url, media.image_jpeg(source, size), settings(args), args.timeout)
     status = answer["status"]
     if status != result_codes.SUCCESS:
-        raise ApiError(f"detect: {result_codes.explain(status)}")
+        raise ApiError(f"detect: {result_codes.explain(status, rest=True)}")
     found = detections(answer)
     if args.json:
         print(json.dumps(answer, indent=2))

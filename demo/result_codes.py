@@ -36,7 +36,20 @@ def code_name(code: object) -> str:
     return NAMES.get(code, f"unknown result code {code}")  # type: ignore[call-overload]
 
 
-def explain(code: object) -> str:
-    """What the code means and its name: "the server is busy: ... (ERR_BUSY)"."""
-    meaning = MEANINGS.get(code, "the server answered with an error")  # type: ignore[call-overload]
+# REST mode has no activation call: the server takes its licence key only when it starts.
+REST_MEANINGS = {
+    **MEANINGS,
+    6: "the server is not activated: in REST mode it takes its licence key only at start, "
+    "from LICENSE_SECRET (store the key with store_license.py, set LICENSE_SECRET, then "
+    "register_task_definition.py and a new task with run_task.py)",
+}
+
+
+def explain(code: object, rest: bool = False) -> str:
+    """What the code means and its name: "the server is busy: ... (ERR_BUSY)".
+
+    `rest`: the REST server's meaning, where it differs (it has no activation call).
+    """
+    meanings = REST_MEANINGS if rest else MEANINGS
+    meaning = meanings.get(code, "the server answered with an error")  # type: ignore[call-overload]
     return f"{meaning} ({code_name(code)})"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from plumbing.exit_codes import EXIT_BAD_SETTING
+from plumbing.redaction import one_line
+
 import argparse
 import re
 from collections.abc import Callable
-
-from plumbing.exit_codes import EXIT_BAD_SETTING
-from plumbing.redaction import one_line
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
-from urllib.parse import urlsplit
-
 from plumbing import deadlines
 from plumbing.errors import StepFailed
 from plumbing.redaction import aws_text, remember_credentials
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.loaders
 import botocore.session
@@ -63,12 +63,21 @@ def client(service: str) -> Any:
     return aws_client
 
 
+STANDARD_ATTEMPTS = 3  # botocore's standard retry mode: the first attempt and two retries
+
+
 def _client_config(core: botocore.session.Session, budget: float) -> Config:
     # A call may take `budget` seconds in all (see deadlines); keep the user's own retry
     # settings if they set any, else botocore's standard mode (3 attempts, throttles backed off).
-    config = Config(connect_timeout=min(5, budget), read_timeout=budget)
     from_environment = {"AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"} & os.environ.keys()
     from_profile = {"retry_mode", "max_attempts"} & core.get_scoped_config().keys()
-    if not (from_environment or from_profile):
+    user_retries = bool(from_environment or from_profile)
+    per_attempt = budget
+    if not deadlines.SUPPORTED:
+        # No timer ends the call as a whole: share the budget among the attempts instead.
+        attempts = core.get_config_variable("max_attempts") if user_retries else None
+        per_attempt = budget / max(int(attempts or STANDARD_ATTEMPTS), 1)
+    config = Config(connect_timeout=min(5, per_attempt), read_timeout=per_attempt)
+    if not user_retries:
         config = config.merge(Config(retries={"mode": "standard"}))
     return config

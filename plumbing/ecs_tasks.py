@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import re
-import time
-from collections.abc import Callable
-from typing import Any
-
 from plumbing import output
 from plumbing.deadlines import DeadlineExceeded
 from plumbing.errors import (
@@ -20,6 +14,12 @@ from plumbing.errors import (
     describe_client_error,
 )
 from plumbing.signals import Interrupted
+
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,12 +38,15 @@ def short_id(arn: str) -> str:
 
 def our_tasks(ecs: Any, desired_status: str = "RUNNING") -> list[str]:
     """ARNs of the tasks that run_task.py started in CLUSTER_NAME with that desired status."""
-    pages = ecs.get_paginator("list_tasks").paginate(
-        cluster=constants.CLUSTER_NAME,
-        startedBy=constants.STARTED_BY,
-        desiredStatus=desired_status,
+    return (
+        ecs.get_paginator("list_tasks")
+        .paginate(
+            cluster=constants.CLUSTER_NAME,
+            startedBy=constants.STARTED_BY,
+            desiredStatus=desired_status,
+        )
+        .build_full_result()["taskArns"]
     )
-    return [arn for page in pages for arn in page["taskArns"]]
 
 
 def describe_tasks(ecs: Any, arns: list[str]) -> list[dict[str, Any]]:

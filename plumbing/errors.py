@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-
 from plumbing.deadlines import DeadlineExceeded
 from plumbing.redaction import aws_text
 from plumbing.signals import Interrupted
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -83,6 +83,13 @@ def describe_client_error(error: ClientError) -> str:
         text = f"cluster {_cluster_name_or_unknown()} not found: create it with create_cluster.py (or check CLUSTER_NAME and the region)"
     elif code in THROTTLE_CODES:
         text = f"{operation} was throttled by AWS and still is after retrying: {message}"
+    elif code in ("", "Unknown") or message.lstrip().startswith("<"):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        text = (
+            f"{operation} got HTTP {status} with an answer that is not AWS's (a web page?): "
+            "check AWS_ENDPOINT_URL if set, and any proxy between you and AWS"
+        )
+        code = code or "no error code"
     else:
         text = f"{operation} failed: {message}"
     return f"{text} ({code})"
@@ -106,7 +113,9 @@ def describe_botocore_error(error: BotoCoreError) -> str:
         text = f"AWS profile {error.kwargs.get('profile')!r} not found in your AWS config (check AWS_PROFILE_NAME / AWS_PROFILE)"
     elif isinstance(error, NoRegionError):
         text = "no AWS region set: set AWS_DEFAULT_REGION, or `region` in your AWS profile"
-    elif isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
+    elif isinstance(error, ReadTimeoutError):
+        text = f"AWS at {error.kwargs.get('endpoint_url')} did not answer in time, retries included: check your network (and AWS_ENDPOINT_URL if set)"
+    elif isinstance(error, (EndpointConnectionError, ConnectTimeoutError)):
         text = f"cannot reach AWS at {error.kwargs.get('endpoint_url')}: check your network (and AWS_ENDPOINT_URL if set)"
     elif isinstance(error, ConnectionClosedError):
         text = f"AWS at {error.kwargs.get('endpoint_url')} closed the connection without answering: check your network (and AWS_ENDPOINT_URL if set)"

@@ -7,11 +7,11 @@ is and never changed or deleted.
 
 from __future__ import annotations
 
+from plumbing import output
+
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
-
-from plumbing import output
 
 import constants
 

@@ -10,13 +10,13 @@ text, and cuts a huge line.
 
 from __future__ import annotations
 
+from plumbing import clients, deadlines, ecs_tasks, errors
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-
-from plumbing import clients, deadlines, ecs_tasks, errors
 
 from botocore.exceptions import BotoCoreError, ClientError
 

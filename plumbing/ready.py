@@ -10,13 +10,13 @@ transport 4.
 
 from __future__ import annotations
 
+from plumbing import errors, output
+
 import socket
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from plumbing import errors, output
 
 import constants
 

@@ -6,19 +6,19 @@ an argument is not valid, 130 Ctrl-C, 128+N for signal N (SIGTERM 143, SIGHUP 12
 
 from __future__ import annotations
 
-import os
-import signal
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 from plumbing import clients, deadlines, ecs_tasks, signals
 from plumbing.deadlines import DeadlineExceeded
 from plumbing.errors import StepFailed, describe_botocore_error, describe_client_error
 from plumbing.exit_codes import EXIT_BAD_SETTING, EXIT_FAILED, for_signal
 from plumbing.output import say
 from plumbing.redaction import aws_text, one_line, without_credentials
+
+import os
+import signal
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import botocore.parsers
 from botocore.exceptions import BotoCoreError, ClientError
@@ -84,23 +84,26 @@ def _raised_by_botocores_parser(error: Exception) -> bool:
 
 
 def _internal_error(error: Exception) -> int:
-    """A fault of the script's own code: said as such, with the way to see where."""
-    if os.environ.get(DEBUG_VARIABLE, "").strip().lower() in ("1", "true", "yes"):
+    """A fault of the script's own code: said as such, with the way to see where.
+
+    Behind an endpoint of the user's own (AWS_ENDPOINT_URL), an answer AWS would never give
+    (a member missing, of another type) ends here too: the line says so.
+    """
+    debug = os.environ.get(DEBUG_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+    if debug:
         say(without_credentials("".join(traceback.format_exception(error))).rstrip())
     what = aws_text(f"{type(error).__name__}: {error}")
-    after = ""
+    after, cause = "", "a bug in this script"
     if clients.last_call:
         operation, endpoint = clients.last_call
-        after = (
-            f" after {operation} at {endpoint} (if AWS_ENDPOINT_URL points at something other "
-            "than AWS, its answer may be why)"
-        )
-    return _fail(
-        EXIT_FAILED,
-        f"internal error ({what}){after}: a bug in this script; run it again with "
-        f"{DEBUG_VARIABLE}=1 to see the traceback, and report it",
-        error,
-    )
+        after = f" after {operation} at {endpoint}"
+        if os.environ.get("AWS_ENDPOINT_URL", "").strip():
+            cause = (
+                "AWS_ENDPOINT_URL is set: its answer may not be one AWS gives; if it is AWS's, "
+                + cause
+            )
+    how = "the traceback is above" if debug else f"run it again with {DEBUG_VARIABLE}=1 to see the traceback"
+    return _fail(EXIT_FAILED, f"internal error ({what}){after}: {cause}; {how}, and report it", error)
 
 
 def _gave_up(timeout: float) -> str:

@@ -57,12 +57,13 @@ def _block_stop_signals_at_exit() -> None:
     # The script is done and its exit code decided. Python's shutdown then puts the default
     # handlers back, and a signal in that moment would end the process with no word and a
     # code saying it was interrupted: block the stop signals for those last milliseconds.
-    # Windows has no signal masks; there the moment stays open.
-    block = getattr(_signal, "pthread_sigmask", None)
-    if block is None:
-        return
-    try:  # noqa: SIM105 (nothing is imported this early but the C modules)
-        block(_signal.SIG_BLOCK, STOP_SIGNALS)
+    # Where there are no signal masks (Windows), ignore them instead: shutdown leaves SIG_IGN.
+    try:
+        if hasattr(_signal, "pthread_sigmask"):
+            _signal.pthread_sigmask(_signal.SIG_BLOCK, STOP_SIGNALS)
+        else:
+            for signum in STOP_SIGNALS:
+                _signal.signal(signum, _signal.SIG_IGN)
     except (ValueError, OSError):
         pass
 

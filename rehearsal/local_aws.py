@@ -139,8 +139,21 @@ def create_network(ec2: Any) -> tuple[str, str]:
     return vpc_id, subnet_id
 
 
+def create_service_linked_role(iam: Any) -> None:
+    """ECS's service-linked role, as an account that has used ECS has it (RunTask needs it)."""
+    try:
+        iam.create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    except iam.exceptions.InvalidInputException:
+        pass  # already made, as AWS answers
+    except iam.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != "EntityAlreadyExists":  # as moto answers
+            raise
+
+
 def create_prerequisites(ec2: Any, iam: Any, port: int, allowed_cidr: str) -> Prerequisites:
-    """A VPC with a public subnet, a security group open on `port` to one address, and a role."""
+    """A VPC with a public subnet, a security group open on `port` to one address, a role, and
+    ECS's service-linked role."""
+    create_service_linked_role(iam)
     vpc_id, subnet_id = create_network(ec2)
     group_id = ec2.create_security_group(
         GroupName="sd-apiserver", Description="SmartyzeDetect API server", VpcId=vpc_id

@@ -11,7 +11,11 @@ The licence key goes where the tutorial puts it: store_license.py stores it as a
 local AWS, and the part that plays Fargate reads it from there and starts the API server with
 it, so no activation call is needed. --rest rehearses the server's REST mode. The part that
 plays Fargate also plays the task's lifetime: it stops the task as ECS does when the lifetime
-container exits (--seconds-per-minute shortens the wait).
+container exits (--seconds-per-minute shortens the wait). --like-aws puts the steps behind a
+local AWS that behaves as AWS documents where moto forgives (tests/faults/aws_like.py): a new
+task unlisted and unknown for a moment, then PROVISIONING and PENDING, a public IP that shows
+late, a role that ECS cannot use for a few seconds after it was made; so the rehearsal shows
+the waits a real user sees.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class Rehearsal:
         rest: bool = False,
         seconds_per_minute: float = 60,
         lifetime_minutes: int | None = None,
+        like_aws: bool = False,
     ) -> None:
         self.workdir = workdir
         self.rest = rest
@@ -83,6 +88,8 @@ class Rehearsal:
         self.lifetime_minutes = lifetime_minutes  # None: the tutorial's default
         self.lifetime_timer: threading.Timer | None = None
         self.moto = local_aws.MotoServer()
+        self.like_aws = like_aws
+        self.proxy = None  # with --like-aws: the steps' endpoint, in front of moto
         self.api_server: subprocess.Popen[bytes] | None = None
         self.port = local_aws.free_port()
         self.env: dict[str, str] = {}
@@ -160,9 +167,23 @@ class Rehearsal:
         banner(self.stage)
         self.moto.start()
         print(f"moto_server is at {self.moto.endpoint} (pid {self.moto.process.pid})")
+        endpoint = self.moto.endpoint
+        if self.like_aws:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from faults.aws_like import LikeAws
+            from faults.aws_proxy import AwsFaultProxy
+
+            self.proxy = AwsFaultProxy(self.moto.endpoint).start()
+            LikeAws(self.proxy, self.moto.endpoint)
+            endpoint = self.proxy.endpoint
+            print(
+                f"the steps reach it through {endpoint}, which behaves as AWS documents: a new "
+                "task is unlisted and unknown for a moment, a role made a moment ago is not yet "
+                "usable by ECS, a public IP shows late"
+            )
         # Only what a shell needs: no AWS variable, setting or .env of the user's reaches a step.
         base = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
-        self.env = {**base, **local_aws.aws_environment(self.moto.endpoint)}
+        self.env = {**base, **local_aws.aws_environment(endpoint)}
 
     def prepare_network(self) -> None:
         self.enter("Your AWS account: a VPC with a public subnet")
@@ -195,6 +216,10 @@ class Rehearsal:
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP, read its licence secret, start the API server with it."""
         [task] = json.loads(run_task_output)["tasks"]
+        if self.like_aws:  # the steps see real task ids; moto keeps its own
+            from faults.aws_like import moto_arn
+
+            task["taskArn"] = moto_arn(task["taskArn"])
         self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
@@ -448,6 +473,8 @@ class Rehearsal:
         if self.lifetime_timer:
             self.lifetime_timer.cancel()
         local_aws.stop_process(self.api_server)
+        if self.proxy:
+            self.proxy.stop()
         self.moto.stop()
 
 
@@ -462,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rest", action="store_true", help="the server in REST mode, with http_demo.py at step 5"
     )
     parser.add_argument(
+        "--like-aws",
+        action="store_true",
+        help="the steps behind a local AWS that behaves as AWS documents (lags, late IPs, IAM)",
+    )
+    parser.add_argument(
         "--seconds-per-minute",
         type=float,
         default=60,
@@ -470,7 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     isolate_from_real_aws()
     workdir = Path(tempfile.mkdtemp(prefix="sd-rehearsal-"))
-    rehearsal = Rehearsal(workdir, rest=args.rest, seconds_per_minute=args.seconds_per_minute)
+    rehearsal = Rehearsal(
+        workdir,
+        rest=args.rest,
+        seconds_per_minute=args.seconds_per_minute,
+        like_aws=args.like_aws,
+    )
     # SIGTERM stops it as Ctrl-C does; SIGINT is set too, as a shell starts background
     # processes with it ignored.
     signal.signal(signal.SIGTERM, rehearsal.on_signal)

@@ -127,9 +127,9 @@ def only_loopback_servers(monkeypatch):
     """describe_task.py's ready check asks a server only on loopback in tests: any other
     address (54.0.0.1, made up by a stub) is taken as a server that answers, activated, and no
     packet leaves the machine."""
-    import ipaddress
-
     from plumbing import ready
+
+    import ipaddress
 
     real_ask = ready.ask
 
@@ -399,6 +399,14 @@ def aws_proxy(fargate):
 
     with AwsFaultProxy(fargate.server.endpoint) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def like_aws(fargate, aws_proxy):
+    """The proxy plays what AWS documents and moto lacks (faults/aws_like.py), with its defaults."""
+    from faults.aws_like import LikeAws
+
+    return LikeAws(aws_proxy, fargate.server.endpoint)
 
 
 @pytest.fixture

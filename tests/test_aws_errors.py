@@ -1,11 +1,11 @@
 """AWS failures end in one line on stderr that keeps the AWS error code, exit 1, no traceback."""
 
+from plumbing import clients, exit_codes
+
 import os
 import socket
 import subprocess
 import sys
-
-from plumbing import clients, exit_codes
 
 import pytest
 

@@ -4,6 +4,8 @@ Scripts run in process (their `main`) against moto_server through the proxy, exc
 promise is about a process (how long it lives, a closed stdout).
 """
 
+from plumbing import clients, deadlines, ecs_tasks, exit_codes, redaction
+
 import json
 import os
 import socket
@@ -11,8 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-
-from plumbing import clients, ecs_tasks, exit_codes, redaction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -226,8 +226,23 @@ def test_without_sigalrm_a_silent_endpoint_ends_on_botocores_timeouts(fargate, a
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: cannot reach AWS at") and "ReadTimeoutError" in line, line
-    assert 6 <= elapsed < 60, elapsed  # three attempts were made, and it ended
+    assert "did not answer in time" in line and "ReadTimeoutError" in line, line
+    assert 2 <= elapsed < 60, elapsed  # the attempts shared the 2 s, and it ended
+    assert aws_proxy.count(ANY) == clients.STANDARD_ATTEMPTS
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(budget=st.integers(1, 600), attempts=st.one_of(st.none(), st.integers(1, 10)))
+def test_without_sigalrm_the_attempts_share_the_call_budget(clean_settings, budget, attempts):
+    clean_settings.setenv("AWS_CALL_TIMEOUT", str(budget))
+    clean_settings.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    if attempts:
+        clean_settings.setenv("AWS_MAX_ATTEMPTS", str(attempts))
+    clean_settings.setattr(deadlines, "SUPPORTED", False)
+    config = clients.client("ecs").meta.config
+    tries = attempts or clients.STANDARD_ATTEMPTS
+    assert config.read_timeout * tries == pytest.approx(budget)
+    assert config.connect_timeout <= config.read_timeout
 
 
 @pytest.mark.parametrize(
@@ -450,3 +465,18 @@ def test_stop_task_names_every_task_when_stop_task_never_answers(
     assert time.monotonic() - started < 10  # one second, once: not once per task
     assert_one_error_line(result, "could not stop 3 of 3 task(s)", "not tried: AWS did not answer")
     assert all(ecs_tasks.short_id(arn) in result.err for arn in arns)
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500, 502, 503])
+def test_a_web_page_in_place_of_an_aws_answer_is_named_as_such(
+    through_proxy, aws_proxy, run, clean_settings, status
+):
+    """A proxy's or portal's HTML error page: not AWS's words, and no HTML on the line."""
+    clean_settings.setenv("AWS_MAX_ATTEMPTS", "1")
+    page = b"<!doctype html>\n<html><head><title>Blocked</title></head><body>No</body></html>"
+    aws_proxy.raw(ANY, status, page, "text/html")
+    result = run(describe_clusters)
+    assert_one_error_line(result)
+    line = result.err.strip().splitlines()[-1]
+    assert "<" not in line, line
+    assert f"HTTP {status}" in line or "not a valid AWS answer" in line, line

@@ -37,7 +37,7 @@ class World:
     dns: bool = True
     nacl: str = "open"  # open, no_https_out, no_port_in
     group: str = "ok"  # ok, other_vpc, missing
-    ingress: str = "mine"  # mine, none, world
+    ingress: str = "mine"  # mine, none, world, ipv6 (only an IPv6 range: the task has none)
     egress: bool = True
     role: str = "ok"  # ok, missing, wrong_trust
     pull: bool = True
@@ -46,7 +46,11 @@ class World:
     private_image: bool = False
     log_group: str = "unset"  # unset, ok, missing
     efs: str = "unset"  # unset, ok, no_mount_target, no_nfs, other_vpc, missing
-    secret: str = "unset"  # unset, ok, missing, own_key (without kms:Decrypt), own_key_ok
+    secret: str = "unset"  # unset, ok, missing, own_key (without kms:Decrypt), own_key_ok,
+    # sm_partial (a Secrets Manager ARN without its suffix; the role names the full one),
+    # sm_partial_policy (the role's policy names that partial ARN: it matches no secret)
+    service_linked_role: bool = True  # the account has ECS's service-linked role
+    hostnames: bool = True  # the VPC has DNS hostnames on (EFS is mounted by name)
 
 
 def statement(*actions: str, resource: str = "*") -> str:
@@ -142,6 +146,11 @@ def build(world: World) -> dict[str, str]:
         )
     if not world.dns:
         ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsSupport={"Value": False})
+    if not world.hostnames:
+        ec2.modify_vpc_attribute(VpcId=ready.vpc_id, EnableDnsHostnames={"Value": False})
+    if not world.service_linked_role:
+        for role in iam.list_roles(PathPrefix="/aws-service-role/ecs.amazonaws.com/")["Roles"]:
+            iam.delete_role(RoleName=role["RoleName"])
 
     group = ready.group_id
     if world.group == "other_vpc":
@@ -170,6 +179,20 @@ def build(world: World) -> dict[str, str]:
         elif world.ingress == "world":
             ec2.authorize_security_group_ingress(
                 GroupId=group, CidrIp="0.0.0.0/0", IpProtocol="tcp", FromPort=PORT, ToPort=PORT
+            )
+        elif world.ingress == "ipv6":
+            rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+            ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rules["IpPermissions"])
+            ec2.authorize_security_group_ingress(
+                GroupId=group,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": PORT,
+                        "ToPort": PORT,
+                        "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64"}],
+                    }
+                ],
             )
         if not world.egress:
             ec2.revoke_security_group_egress(
@@ -265,7 +288,22 @@ def build(world: World) -> dict[str, str]:
                 ],
             )
 
-    if world.secret != "unset":
+    if world.secret.startswith("sm_"):
+        full = boto3.client("secretsmanager").create_secret(Name="sd/licence", SecretString="k")[
+            "ARN"
+        ]
+        partial = full[: -len("-AbCdEf")]
+        settings["LICENSE_SECRET"] = partial
+        if world.read_secret:
+            iam.put_role_policy(
+                RoleName=role_name,
+                PolicyName="secret",
+                PolicyDocument=statement(
+                    "secretsmanager:GetSecretValue",
+                    resource=full if world.secret == "sm_partial" else partial,
+                ),
+            )
+    elif world.secret != "unset":
         settings["LICENSE_SECRET"] = SECRET_NAME
     if world.secret == "ok":
         boto3.client("ssm").put_parameter(Name=SECRET_NAME, Value="key", Type="SecureString")
@@ -298,13 +336,17 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("but ASSIGN_PUBLIC_IP=DISABLED")
     elif world.route == "nat" and world.public_ip == "ENABLED":
         warnings.add("a public IP is of no use there")
+        warnings.add("still bills, about $0.005 an hour")
     if world.missing_subnet:
         problems.add("subnet subnet-0000000000000dead does not exist")
     if not world.dns:
         problems.add("has DNS resolution turned off")
     if world.nacl == "no_https_out":
         problems.add("blocks HTTPS out to the internet")
-    elif world.nacl == "no_port_in" and world.group != "missing" and world.ingress != "none":
+    elif world.nacl == "no_port_in" and world.group != "missing" and world.ingress in (
+        "mine",
+        "world",
+    ):
         problems.add(f"blocks the demos in on TCP {PORT}")
     if world.group == "missing":
         problems.add("security group sg-0000000000000dead does not exist")
@@ -315,6 +357,8 @@ def expected(world: World) -> tuple[set[str], set[str]]:
             problems.add("no inbound rule")
         elif world.ingress == "world":
             warnings.add("open to the whole internet")
+        elif world.ingress == "ipv6":
+            problems.add("only from IPv6 ranges")
         if not world.egress:
             problems.add("no outbound rule")
     if world.role == "missing":
@@ -328,6 +372,12 @@ def expected(world: World) -> tuple[set[str], set[str]]:
             (problems if world.log_group != "unset" else warnings).add("cannot write logs")
         if not world.read_secret and world.secret != "unset":
             problems.add("cannot read LICENSE_SECRET")
+        if world.secret == "sm_partial_policy":  # a policy naming the ARN without its suffix
+            problems.add("cannot read LICENSE_SECRET")
+    if not world.service_linked_role:
+        problems.add("no ECS service-linked role")
+    if not world.hostnames and world.efs not in ("unset", "missing"):
+        problems.add("has DNS hostnames turned off")
     if world.efs == "missing":
         problems.add("EFS file system fs-00000000 (EFS_FILE_SYSTEM_ID) does not exist")
     elif world.efs == "no_mount_target":
@@ -402,6 +452,11 @@ SINGLE_BREAKAGES = [
     World(secret="own_key"),
     World(secret="own_key_ok"),
     World(log_group="ok", efs="ok", secret="ok", private_image=True),  # all present and readable
+    World(ingress="ipv6"),
+    World(secret="sm_partial"),
+    World(secret="sm_partial_policy"),
+    World(service_linked_role=False),
+    World(efs="ok", hostnames=False),
 ]
 
 worlds = st.builds(
@@ -413,7 +468,7 @@ worlds = st.builds(
     dns=st.booleans(),
     nacl=st.sampled_from(["open", "no_https_out", "no_port_in"]),
     group=st.sampled_from(["ok", "other_vpc", "missing"]),
-    ingress=st.sampled_from(["mine", "none", "world"]),
+    ingress=st.sampled_from(["mine", "none", "world", "ipv6"]),
     egress=st.booleans(),
     role=st.sampled_from(["ok", "missing", "wrong_trust"]),
     pull=st.booleans(),
@@ -422,7 +477,11 @@ worlds = st.builds(
     private_image=st.booleans(),
     log_group=st.sampled_from(["unset", "ok", "missing"]),
     efs=st.sampled_from(["unset", "ok", "no_mount_target", "no_nfs", "other_vpc", "missing"]),
-    secret=st.sampled_from(["unset", "ok", "missing", "own_key", "own_key_ok"]),
+    secret=st.sampled_from(
+        ["unset", "ok", "missing", "own_key", "own_key_ok", "sm_partial", "sm_partial_policy"]
+    ),
+    service_linked_role=st.booleans(),
+    hostnames=st.booleans(),
 )
 
 
@@ -565,3 +624,89 @@ def test_the_default_log_group_not_made_yet_is_no_problem(aws, run):
         "register_task_definition.py makes it, tagged as this project's, keeping lines 7 days"
     ) in result.err
     assert "ok: role ecsTaskExecutionRole can write logs to /ecs/sd-apiserver" in result.err
+
+
+# --- network ACLs: a deny for part of a range, ephemeral ports
+
+
+def _first_match(entries, egress, port, address) -> bool:
+    """AWS's rule for one packet: the lowest-numbered matching rule decides; none: denied."""
+    import ipaddress
+
+    for entry in sorted(entries, key=lambda e: e["RuleNumber"]):
+        if entry["Egress"] != egress or entry["Protocol"] not in ("-1", "6"):
+            continue
+        ports = entry.get("PortRange") if entry["Protocol"] == "6" else None
+        ports = ports or {"From": 0, "To": 65535}
+        if ports["From"] <= port <= ports["To"] and ipaddress.ip_address(
+            address
+        ) in ipaddress.ip_network(entry["CidrBlock"]):
+            return entry["RuleAction"] == "allow"
+    return False
+
+
+NACL_CIDRS = ["0.0.0.0/0", "203.0.113.0/24", "203.0.113.0/25", "203.0.113.128/25", "203.0.113.7/32"]
+NACL_ENTRIES = st.lists(
+    st.fixed_dictionaries(
+        {
+            "RuleNumber": st.integers(1, 200),
+            "Egress": st.booleans(),
+            "Protocol": st.sampled_from(["6", "-1", "17"]),
+            "PortRange": st.tuples(st.integers(0, 65535), st.integers(0, 65535)).map(
+                lambda pair: {"From": min(pair), "To": max(pair)}
+            ),
+            "CidrBlock": st.sampled_from(NACL_CIDRS),
+            "RuleAction": st.sampled_from(["allow", "deny"]),
+        }
+    ),
+    max_size=6,
+    unique_by=lambda entry: (entry["RuleNumber"], entry["Egress"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    entries=NACL_ENTRIES,
+    egress=st.booleans(),
+    ports=st.sampled_from([(443, 443), (9090, 9090), (32768, 60999), (32768, 65535), (1024, 65535)]),
+    cidr=st.sampled_from(NACL_CIDRS[1:]),
+)
+def test_a_network_acl_lets_a_range_through_only_when_every_packet_of_it_passes(
+    entries, egress, ports, cidr
+):
+    import ipaddress
+
+    network = ipaddress.ip_network(cidr)
+    first, last = int(network.network_address), int(network.broadcast_address)
+    # Where the answer can change: the range's ends and every rule's edges inside it.
+    port_points, address_points = set(ports), {first, last}
+    for entry in entries:
+        edges = entry["PortRange"]
+        port_points |= {p for p in (edges["From"], edges["To"], edges["From"] - 1, edges["To"] + 1)}
+        rule = ipaddress.ip_network(entry["CidrBlock"])
+        ends = (int(rule.network_address), int(rule.broadcast_address))
+        address_points |= {ends[0], ends[1], ends[0] - 1, ends[1] + 1}
+    every_packet = all(
+        _first_match(entries, egress, port, str(ipaddress.ip_address(address)))
+        for port in port_points
+        if ports[0] <= port <= ports[1]
+        for address in address_points
+        if first <= address <= last
+    )
+    assert check_prerequisites.nacl_allows(entries, egress, ports, cidr) == every_packet
+
+
+def test_a_deny_for_part_of_the_range_before_an_allow_blocks_that_part():
+    entries = [
+        {"RuleNumber": 10, "Egress": True, "Protocol": "6", "PortRange": {"From": 49152, "To": 65535},
+         "CidrBlock": "203.0.113.0/24", "RuleAction": "deny"},
+        {"RuleNumber": 20, "Egress": True, "Protocol": "-1", "CidrBlock": "0.0.0.0/0",
+         "RuleAction": "allow"},
+    ]
+    # The old reading (the whole range inside the deny's CIDR) let this through: Windows and
+    # macOS clients answer on 49152-65535.
+    assert not check_prerequisites.nacl_allows(entries, True, (32768, 65535), "203.0.113.7/32")
+    assert check_prerequisites.nacl_allows(entries, True, (32768, 49151), "203.0.113.7/32")
+    # Part of the addresses: the deny covers 203.0.113.0/24 of 203.0.0.0/16.
+    assert not check_prerequisites.nacl_allows(entries, True, (50000, 50000), "203.0.0.0/16")
+    assert check_prerequisites.nacl_allows(entries, True, (50000, 50000), "198.51.100.0/24")

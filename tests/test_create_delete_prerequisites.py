@@ -113,7 +113,7 @@ def test_default_vpc_without_subnet_setting(aws_iam, run, clean_settings):
 
 @given(
     cidrs=st.lists(
-        st.sampled_from(["203.0.113.7/32", "198.51.100.0/24", "2001:db8::1/128", "192.0.2.9"]),
+        st.sampled_from(["203.0.113.7/32", "198.51.100.0/24", "192.0.2.9"]),
         min_size=1,
         max_size=3,
     ),
@@ -244,6 +244,7 @@ def test_a_failure_halfway_removes_what_this_run_made(aws_iam, run, monkeypatch,
         ["--cidr", "203.0.113.7/33"],
         ["--cidr", "203.0.113.7/24"],
         ["--cidr", "example.com"],
+        ["--cidr", "2001:db8::1/128"],  # the task has only a public IPv4 address
     ],
 )
 def test_bad_cidr_is_one_line_and_asks_nothing(aws, run, aws_calls, argv, capsys):

@@ -3,13 +3,13 @@ driver writes (group /ecs/FAMILY, stream PREFIX/CONTAINER/TASK_ID)."""
 
 from __future__ import annotations
 
+from plumbing import ecs_tasks
+from plumbing import logs as server_logs
+
 import json
 import re
 import threading
 import time
-
-from plumbing import ecs_tasks
-from plumbing import logs as server_logs
 
 import boto3
 import pytest

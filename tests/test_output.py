@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 from plumbing import output
+
+import io
 
 import pytest
 from hypothesis import given

@@ -5,11 +5,11 @@ Against the local API server (Thrift and REST) and against loopback peers that m
 
 from __future__ import annotations
 
+from plumbing import ready
+
 import socket
 import threading
 import time
-
-from plumbing import ready
 
 import pytest
 
@@ -316,6 +316,7 @@ def test_a_rest_task_is_checked_over_http(stub, stub_settings, run, tmp_path):
 
 
 def test_a_private_ip_is_said_not_waited_for(stub, stub_settings, run, monkeypatch):
+    stub_settings.setenv("ASSIGN_PUBLIC_IP", "DISABLED")  # no public IP is waited for either
     asked = []
     monkeypatch.setattr(ready, "ask", lambda *a, **_k: asked.append(a))
     stub("ecs").add_response(

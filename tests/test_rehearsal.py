@@ -103,6 +103,29 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
     assert list(tmp.iterdir()) == []
 
 
+def test_rehearsal_like_aws_shows_the_waits_a_real_user_sees(tmp):
+    """make rehearse LIKE_AWS=1: the steps behind a local AWS that lags as AWS documents."""
+    process = rehearse("--like-aws", tmp=tmp)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    described = output.split("$ python3 describe_task.py")[1]
+    waits = [
+        "no task of ours listed in cluster sd-rehearsal yet",
+        "not known to ECS yet",
+        "PROVISIONING",
+        "PENDING",
+        "waiting for its public IP to show",
+        "is RUNNING at 127.",
+    ]
+    positions = [described.index(wait) for wait in waits]
+    assert positions == sorted(positions), described
+    registered = output.split("$ python3 register_task_definition.py")[1]
+    assert "ECS cannot assume" in registered.split("$ python3")[0]
+    assert "rehearsal passed" in output
+    assert not any(alive(pid) for pid in started_pids(output))
+    assert list(tmp.iterdir()) == []
+
+
 def test_ctrl_c_stops_everything(tmp):
     process = rehearse(tmp=tmp)
     seen = []

@@ -262,9 +262,18 @@ def test_demo_names_each_status(picture, run, code):
         request = peer.requests[0]
     assert result.code == 1
     last = result.err.strip().splitlines()[-1]
-    assert last == f"error: detect: {result_codes.explain(code)}"
+    assert last == f"error: detect: {result_codes.explain(code, rest=True)}"
     assert b"POST /v1/detect" in request.head
     assert b'name="media"' in request.body and b'name="settings"' in request.body
+
+
+def test_rest_not_activated_points_to_the_key_at_start_not_an_activation_call(picture, run):
+    body = json.dumps({"status": 6, "result": []}).encode()
+    with HttpPeer(lambda request: Reply(200, body)) as peer:
+        result = run(http_demo, "-s", "127.0.0.1", "-p", str(peer.port), "-i", str(picture))
+    assert result.code == 1
+    assert "LICENSE_SECRET" in result.err and "store_license.py" in result.err
+    assert "activate_server" not in result.err
 
 
 def test_demo_is_lenient_on_unknown_keys(picture, run):

@@ -1,5 +1,7 @@
 """The licence as a secret (store_license.py, the container's `secrets`) and the task lifetime."""
 
+from plumbing import ecs_tasks
+
 import json
 import os
 import pty
@@ -8,8 +10,6 @@ import select
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-
-from plumbing import ecs_tasks
 
 import boto3
 import pytest
@@ -375,6 +375,8 @@ def test_describe_task_explains_an_unreadable_secret(stub, stub_settings, run, r
     assert "hint: ECS could not read the licence secret (LICENSE_SECRET)" in result.err
     for permission in ("ssm:GetParameters", "secretsmanager:GetSecretValue", "kms:Decrypt"):
         assert permission in result.err
+    # IAM is eventually consistent: a policy added a moment ago may not have reached ECS.
+    assert "IAM may not have reached ECS yet: start a new task with run_task.py" in result.err
 
 
 # --- store_license.py
@@ -439,7 +441,8 @@ def test_store_under_another_name_then_delete(ssm, run, clean_settings):
     assert stored.code == 0
     assert _secret_line(stored).endswith(":parameter/team/sd/licence")
     deleted = run(store_license, "--delete", "--name", "team/sd/licence")
-    assert deleted.code == 0 and "deleted parameter team/sd/licence" in deleted.err
+    # A name with a hierarchy takes the leading slash SSM requires.
+    assert deleted.code == 0 and "deleted parameter /team/sd/licence" in deleted.err
     assert ssm.describe_parameters()["Parameters"] == []
     again = run(store_license, "--delete", "--name", "team/sd/licence")
     assert again.code == 0 and "does not exist (already deleted?)" in again.err
@@ -500,6 +503,25 @@ def test_an_aws_error_quoting_the_key_does_not_print_it(stub, clean_settings, ru
     assert result.code == 1
     assert key.strip() not in result.out + result.err
     assert "(ValidationException)" in result.err
+
+
+def test_the_key_is_stored_in_the_standard_tier_under_a_fully_qualified_name(
+    ssm, run, clean_settings
+):
+    clean_settings.setenv("SD_API_LICENSE_KEY", "a-key-for-the-tier-0001")
+    assert run(store_license, "--name", "team/tiered").code == 0
+    [parameter] = ssm.describe_parameters()["Parameters"]
+    assert parameter["Name"] == "/team/tiered"  # SSM refuses a hierarchy without its slash
+    assert parameter["Tier"] == "Standard"  # not the account's default, which may bill
+
+
+def test_a_name_too_long_with_its_arn_is_refused_before_aws(aws, run, clean_settings, aws_calls):
+    clean_settings.setenv("SD_API_LICENSE_KEY", "a-key-0002")
+    # 1000 characters fit SSM's name pattern, but not with arn:aws:ssm:us-east-1:...:parameter.
+    result = run(store_license, "--name", "/" + "n" * 999)
+    assert result.code == 2
+    assert "SSM allows 1011" in result.err
+    assert "PutParameter" not in aws_calls
 
 
 def test_help(capsys):

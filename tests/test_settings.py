@@ -1,10 +1,10 @@
 """Settings: every missing or invalid value ends in one line and exit 2, before any AWS call."""
 
+from plumbing import exit_codes
+
 import os
 import subprocess
 import sys
-
-from plumbing import exit_codes
 
 import pytest
 

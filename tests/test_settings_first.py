@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+from plumbing import clients, exit_codes
+
 import os
 import shutil
 import subprocess
 import sys
-
-from plumbing import clients, exit_codes
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -5,12 +5,12 @@ In process, against the fault proxy answering every call with an error (so an ac
 costs one quick call); the proxy counts the calls a refused value must not make.
 """
 
+from plumbing import exit_codes
+
 import os
 import re
 import subprocess
 import sys
-
-from plumbing import exit_codes
 
 import pytest
 from hypothesis import HealthCheck, given, settings

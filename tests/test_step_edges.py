@@ -1,11 +1,11 @@
 """The step scripts at edges the other tests do not name: many tasks, odd task arguments,
 botocore's own variables, signals after RunTask answered and while Python shuts down."""
 
+from plumbing import arguments, clients, ecs_tasks, exit_codes, ingress, output, redaction, signals
+
 import json
 import os
 from types import SimpleNamespace
-
-from plumbing import arguments, clients, ecs_tasks, exit_codes, ingress, output, redaction, signals
 
 import pytest
 from hypothesis import HealthCheck, given, settings

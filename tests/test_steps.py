@@ -211,6 +211,29 @@ def test_run_task_warns_when_open_to_the_world(ready, run):
     assert "no inbound rule" not in result.err
 
 
+def test_run_task_warns_when_only_ipv6_may_come_in(ready, run):
+    ready.ec2.revoke_security_group_ingress(
+        GroupId=ready.group_id,
+        IpPermissions=ready.ec2.describe_security_groups(GroupIds=[ready.group_id])[
+            "SecurityGroups"
+        ][0]["IpPermissions"],
+    )
+    ready.ec2.authorize_security_group_ingress(
+        GroupId=ready.group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 9090,
+                "ToPort": 9090,
+                "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64"}],
+            }
+        ],
+    )
+    result = run(run_task)
+    assert result.code == 0
+    assert "only to IPv6 ranges, but the task gets only a public IPv4 address" in result.err
+
+
 def test_run_task_unknown_task_definition(aws, run):
     assert run(create_cluster).code == 0
     result = run(run_task)
@@ -352,7 +375,7 @@ def test_describe_task_waits_and_shows_progress(stub, stub_settings, run):
     assert result.json()["tasks"][0]["endpoint"] == "54.210.1.2:9090"
 
 
-def _describe_running(stub, run, public_ip=None, *argv):
+def _describe_running(stub, run, public_ip=None, *argv, interface_checks=1):
     attachments = [
         {
             "type": "ElasticNetworkInterface",
@@ -369,7 +392,10 @@ def _describe_running(stub, run, public_ip=None, *argv):
     interface = {"NetworkInterfaceId": "eni-0123456789abcdef0"}
     if public_ip:
         interface["Association"] = {"PublicIp": public_ip}
-    stub("ec2").add_response("describe_network_interfaces", {"NetworkInterfaces": [interface]})
+    for _ in range(interface_checks):
+        stub("ec2").add_response(
+            "describe_network_interfaces", {"NetworkInterfaces": [interface]}
+        )
     stub("ecs").add_response(
         "describe_task_definition",
         {
@@ -395,7 +421,8 @@ def test_describe_task_without_public_ip_disabled(stub, stub_settings, run):
 
 def test_describe_task_without_public_ip_private_subnet(stub, stub_settings, run):
     stub("ecs").add_response("list_tasks", {"taskArns": [TASK_ARN]})
-    result = _describe_running(stub, run)
+    # A public IP may show late: looked for again, a bounded number of times.
+    result = _describe_running(stub, run, interface_checks=1 + describe_task.PUBLIC_IP_CHECKS)
     assert result.code == 0
     assert "subnet subnet-0123456789abcdef0 gave it none (a private subnet?" in result.err
 

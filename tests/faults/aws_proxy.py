@@ -14,6 +14,7 @@ upstream endpoint unless a rule for its operation says otherwise:
         proxy.silence()                            # every operation: accepted, never answered
         ...
         proxy.count("StopTask")                    # requests seen, for counting attempts
+        proxy.play("DescribeTasks", handler)       # how the service behaves (see aws_like.py)
 
 The operation is the `X-Amz-Target` header's (the JSON protocol of ECS, `AmazonEC2ContainerServiceV20141113.RunTask`, and of CloudWatch Logs, `Logs_20140328.GetLogEvents`) or the `Action` form field
 (the EC2, IAM and STS query protocol). "*" names every operation. `stop()` ends every
@@ -73,6 +74,34 @@ class Request:
     protocol: str  # "json" or "query"
 
 
+Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
+
+
+class Call:
+    """One request handed to a behaviour (`AwsFaultProxy.play`)."""
+
+    def __init__(self, handler: _Handler, request: Request, body: bytes) -> None:
+        self.handler, self.request, self.body = handler, request, body
+        self.operation, self.service = request.operation, request.service
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The request's parameters: the JSON body, or the query form's fields (first values)."""
+        if self.request.protocol == "json":
+            return json.loads(self.body or b"{}")
+        fields = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"))
+        return {name: values[0] for name, values in fields.items()}
+
+    def forward(self, body: bytes | None = None) -> Answer:
+        """Upstream's answer to the request (or to `body` instead)."""
+        return self.handler._upstream(self.body if body is None else body)
+
+    def error(self, code: str, message: str, status: int = 400) -> Answer:
+        """An error answer as the service writes it."""
+        body, content_type = _error_body(self.request, code, message)
+        return status, [("Content-Type", content_type)], body
+
+
 class AwsFaultProxy:
     """A proxy with per-operation faults in front of an AWS endpoint (moto_server)."""
 
@@ -80,6 +109,7 @@ class AwsFaultProxy:
         parsed = urllib.parse.urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.rules: dict[str, list[Rule]] = {}
+        self.behaviours: dict[str, Callable[[Call], Answer]] = {}
         self.seen: list[str] = []  # every request's operation, in order
         self.changed = threading.Condition()
         self.stopping = threading.Event()
@@ -176,6 +206,16 @@ class AwsFaultProxy:
         """Read the request and never answer (until the proxy stops)."""
         self._add(operation, Rule("silent", times))
 
+    def play(self, operation: str, behaviour: Callable[[Call], Answer]) -> None:
+        """Answer `operation` with `behaviour(call)` whenever no fault rule takes the request.
+
+        The behaviour may forward the request (`call.forward()`), change the answer, or answer
+        with an error of the service's own (`call.error(...)`): how AWS behaves where moto
+        does not (see aws_like.py). Fault rules still come first.
+        """
+        with self.changed:
+            self.behaviours[operation] = behaviour
+
     def clear(self) -> None:
         with self.changed:
             self.rules.clear()
@@ -196,6 +236,10 @@ class AwsFaultProxy:
                 raise TimeoutError(f"no {count} request(s) for {operation} within {timeout}s")
 
     # --- used by the handler
+
+    def _behaviour_for(self, operation: str) -> Callable[[Call], Answer] | None:
+        with self.changed:
+            return self.behaviours.get(operation)
 
     def _rule_for(self, operation: str) -> Rule | None:
         with self.changed:
@@ -255,7 +299,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         request = _identify(self.headers, self.path, body)
         rule = proxy._rule_for(request.operation)
-        if rule is None:
+        behaviour = proxy._behaviour_for(request.operation) if rule is None else None
+        if behaviour is not None:
+            self._send(*behaviour(Call(self, request, body)))
+        elif rule is None:
             self._forward(body)
         elif rule.kind == "edit":
             self._forward(body, rule.change)
@@ -272,9 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.stopping.wait()
             self.close_connection = True
 
-    def _forward(
-        self, body: bytes, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    ) -> None:
+    def _upstream(self, body: bytes) -> Answer:
         upstream = http.client.HTTPConnection(*self.server.proxy.upstream, timeout=60)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -283,12 +328,25 @@ class _Handler(BaseHTTPRequestHandler):
             answer = response.read()
         finally:
             upstream.close()
-        if change and response.status == 200:
+        kept = [
+            (name, value)
+            for name, value in response.getheaders()
+            if name.lower() not in HOP_BY_HOP | {"server", "date"}
+        ]
+        return response.status, kept, answer
+
+    def _forward(
+        self, body: bytes, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> None:
+        status, headers, answer = self._upstream(body)
+        if change and status == 200:
             answer = json.dumps(change(json.loads(answer))).encode()
-        self.send_response(response.status)
-        for name, value in response.getheaders():
-            if name.lower() not in HOP_BY_HOP | {"server", "date"}:
-                self.send_header(name, value)
+        self._send(status, headers, answer)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], answer: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self._send_body(answer)
 
     def _answer(self, request: Request, rule: Rule) -> None:
