@@ -216,6 +216,7 @@ class Rehearsal:
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP, read its licence secret, start the API server with it."""
         [task] = json.loads(run_task_output)["tasks"]
+        seen_arn = task["taskArn"]  # the id the steps see, which names the log stream
         if self.like_aws:  # the steps see real task ids; moto keeps its own
             from faults.aws_like import moto_arn
 
@@ -230,7 +231,7 @@ class Rehearsal:
         server_environment = self.container_environment(definition)
         log = self.workdir / "api-server.log"
         command = [sys.executable, "-m", "localserver", "--host", public_ip, "--detector", "marker"]
-        logged = awslogs_stream(definition, task["taskArn"])
+        logged = awslogs_stream(definition, seen_arn)
         if logged:
             # The awslogs driver's part: the server's output into the local CloudWatch Logs.
             group, stream = logged
