@@ -655,7 +655,7 @@ def check_role(
         Need(
             f"write logs to {log_group}"
             if log_group
-            else "write logs (not needed: LOG_GROUP is not set)",
+            else "write logs (not needed: LOG_GROUP=off, or neither it nor TASK_FAMILY_NAME set)",
             LOGS_WRITE,
             f"arn:{partition}:logs:{region}:{identity['Account']}:log-group:{log_group or 'any'}"
             ":log-stream:x",
@@ -727,12 +727,13 @@ def check_log_group(logs: Any, name: str, report: Findings) -> None:
     if any(group["logGroupName"] == name for group in groups):
         report.add("log group", OK, f"log group {name} exists")
     else:
+        # Not a problem: register_task_definition.py (or create_prerequisites.py) makes it.
         report.add(
             "log group",
-            PROBLEM,
-            f"log group {name} (LOG_GROUP) does not exist: the task would stop with "
-            "ResourceInitializationError",
-            f"create it (`aws logs create-log-group --log-group-name {name}`), or unset LOG_GROUP",
+            OK,
+            f"log group {name} (LOG_GROUP) does not exist yet: register_task_definition.py "
+            f"makes it, tagged as this project's, keeping lines {constants.LOG_RETENTION_DAYS} "
+            "days (LOG_RETENTION_DAYS)",
         )
 
 

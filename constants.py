@@ -279,6 +279,42 @@ def _idle(name: str, value: str) -> int:
     return number
 
 
+# The retention periods CloudWatch Logs accepts, in days (PutRetentionPolicy):
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_CHOICES = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+DEFAULT_LOG_RETENTION_DAYS = 7
+LOGS_OFF = "off"  # LOG_GROUP=off: the task definition sends the containers' output nowhere
+
+
+def _retention(name: str, value: str) -> int:
+    number = _whole_number(value)
+    if number not in LOG_RETENTION_CHOICES:
+        raise _bad(
+            name,
+            value,
+            "days to keep the server's logs, one of "
+            + ", ".join(map(str, LOG_RETENTION_CHOICES)),
+        )
+    return number
+
+
+def _log_group() -> str | None:
+    """LOG_GROUP: as set; None for "off"; by default /ecs/ + TASK_FAMILY_NAME, as the ECS
+    console names a family's group (None when neither is set: no group is known)."""
+    if _ENV_FILE_PROBLEM:
+        raise SettingError(_ENV_FILE_PROBLEM)
+    value = _raw("LOG_GROUP")
+    if value is None:
+        family = _raw("TASK_FAMILY_NAME") and _resolve("TASK_FAMILY_NAME")
+        return f"/ecs/{family}" if family else None
+    if value.lower() == LOGS_OFF:
+        return None
+    return _resolve("LOG_GROUP")
+
+
 _NAME = r"[A-Za-z0-9_-]{1,255}"
 _NAME_ALLOWED = "1 to 255 letters, digits, hyphens and underscores"
 
@@ -338,8 +374,15 @@ _SETTINGS: dict[str, Setting] = {
     "SD_API_TCP_LOCAL": Setting(_numbered({0: "all interfaces", 1: "localhost only"}), default="0"),
     "SD_DEBUG_CRASH": Setting(_numbered({0: "off", 1: "minidump to /var/data"}), default="0"),
     "EFS_FILE_SYSTEM_ID": Setting(_pattern(r"fs-[0-9a-f]{8,17}", "an EFS file system id (fs-...)")),
+    # Default: /ecs/ + TASK_FAMILY_NAME (see _log_group); "off" sends the output nowhere.
     "LOG_GROUP": Setting(
-        _pattern(r"[\w./#-]{1,512}", "a CloudWatch log group name (letters, digits, _ - / . #)")
+        _pattern(
+            r"[\w./#-]{1,512}",
+            "a CloudWatch log group name (letters, digits, _ - / . #), or off for no logs",
+        )
+    ),
+    "LOG_RETENTION_DAYS": Setting(
+        _retention, default=str(DEFAULT_LOG_RETENTION_DAYS)
     ),
     "LICENSE_SECRET": Setting(
         _pattern(
@@ -388,6 +431,8 @@ def __getattr__(name: str) -> Any:
     if name == "TASK_DEFINITION":
         # What run_task.py starts: a pinned revision, else the family's latest ACTIVE one.
         return __getattr__("TASK_FAMILY_NAME_FULL") or __getattr__("TASK_FAMILY_NAME")
+    if name == "LOG_GROUP":
+        return _log_group()
     if name not in _SETTINGS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return _resolve(name)

@@ -4,8 +4,10 @@ In the VPC of SUBNET_NAME (or the default VPC): a security group that lets only 
 SD_API_TCP_PORT, and an ECS task execution role with AmazonECSTaskExecutionRolePolicy plus
 read access to LICENSE_SECRET when it is set. Both are tagged as this project's, so that
 delete_prerequisites.py removes exactly them. It also makes ECS's service-linked role when the
-account has none (RunTask needs it); that one is the account's and stays. Running it again is harmless: it brings both
-in line with the settings and --cidr (your address changed? run it again).
+account has none (RunTask needs it); that one is the account's and stays. It also makes the log
+group LOG_GROUP (by default /ecs/ + TASK_FAMILY_NAME), tagged, kept LOG_RETENTION_DAYS. Running
+it again is harmless: it brings all in line with the settings and --cidr (your address changed?
+run it again).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from plumbing import (
     exit_codes,
     ingress,
     licence_secret,
+    log_group,
     output,
     runner,
     service_linked_role,
@@ -256,6 +259,8 @@ def undo(ec2: Any, iam: Any, created: list) -> None:
                 for policy_name in iam.list_role_policies(RoleName=identifier)["PolicyNames"]:
                     iam.delete_role_policy(RoleName=identifier, PolicyName=policy_name)
                 iam.delete_role(RoleName=identifier)
+            elif kind == "log group":
+                clients.client("logs").delete_log_group(logGroupName=identifier)
             else:
                 ec2.delete_security_group(GroupId=identifier)
         except ClientError as error:  # the first failure is the one to report; this one is said
@@ -271,6 +276,7 @@ def create_prerequisites(args: argparse.Namespace) -> int:
     port = constants.SD_API_TCP_PORT
     subnets = constants.optional("SUBNET_NAME")
     secret = constants.LICENSE_SECRET
+    logs_group, retention = constants.LOG_GROUP, constants.LOG_RETENTION_DAYS
     if ingress.open_to_the_internet([args.cidr]):
         output.warn(
             f"--cidr {args.cidr} lets the whole internet reach an API without authentication"
@@ -283,6 +289,11 @@ def create_prerequisites(args: argparse.Namespace) -> int:
     try:
         group_id = security_group(ec2, vpc_id, port, args.cidr, created)
         role_arn = execution_role(iam, secret, ec2.meta.region_name, caller, created)
+        if logs_group:
+            made = log_group.ensure(clients.client("logs"), logs_group, retention)
+            if made.startswith("created"):
+                created.append(("log group", logs_group))
+            output.say(made)
     except BaseException:
         undo(ec2, iam, created)
         raise

@@ -1,13 +1,13 @@
-"""Optional: delete what create_prerequisites.py made: its security group(s) and execution role.
+"""Optional: delete what create_prerequisites.py made: its security group(s), execution role and log group.
 
 Finds them by this project's tag (and their names), in every VPC of the region, and touches
-nothing else. Refuses, deleting nothing, while a network interface (a running task, say)
+nothing else (the log group LOG_GROUP only when it carries the project's tag). Refuses, deleting nothing, while a network interface (a running task, say)
 still uses one of the groups: stop the task with stop_task.py first.
 """
 
 from __future__ import annotations
 
-from plumbing import arguments, clients, errors, exit_codes, output, runner, tags
+from plumbing import arguments, clients, errors, exit_codes, log_group, output, runner, tags
 
 import sys
 
@@ -80,9 +80,16 @@ def delete_prerequisites() -> int:
             iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
         iam.delete_role(RoleName=name)
         output.say(f"deleted role {name}")
-    if not (groups or roles):
+    logs_deleted = []
+    if constants.LOG_GROUP:
+        said = log_group.delete_if_ours(clients.client("logs"), constants.LOG_GROUP)
+        if said:
+            output.say(said)
+            if said.startswith("deleted"):
+                logs_deleted.append(constants.LOG_GROUP)
+    if not (groups or roles or logs_deleted):
         output.say("nothing of create_prerequisites.py's found: nothing to delete")
-    output.show({"deleted": {"securityGroups": groups, "roles": roles}})
+    output.show({"deleted": {"securityGroups": groups, "roles": roles, "logGroups": logs_deleted}})
     return exit_codes.EXIT_OK
 
 

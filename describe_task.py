@@ -2,9 +2,11 @@
 
 Without task ids it waits for every task that run_task.py started in CLUSTER_NAME. For each
 running task it says when the task will stop by itself (its lifetime) and how to stop it
-sooner. A task that stops instead ends the wait with its stop code and reasons (exit 1).
-Right after run_task.py, ECS may not know or list a new task for a few seconds, and its
-public IP may show after it runs: both are waited for, a few checks with growing pauses.
+sooner. A task that stops instead ends the wait with its stop code and reasons, and the
+server's last lines (exit 1). Right after run_task.py, ECS may not know or list a new task for
+a few seconds, and its public IP may show after it runs: both are waited for, a few checks with
+growing pauses. Once a task runs, it checks from here that its server answers (Thrift
+getStatus, or HTTP in REST mode) within --timeout, and says which hop fails if not.
 """
 
 from plumbing import (
@@ -15,10 +17,12 @@ from plumbing import (
     exit_codes,
     output,
     pricing,
+    ready,
     redaction,
     runner,
 )
 from plumbing import lifetime as lifetime_limits
+from plumbing import logs as server_logs
 
 import argparse
 import sys
@@ -40,8 +44,8 @@ STOP_HINTS = {
     "(TASK_EXEC_ROLE), the route to the internet, the EFS file system and its security group, "
     "and that LOG_GROUP exists",
     "OutOfMemoryError": "the server ran out of memory: raise TASK_MEMORY",
-    "EssentialContainerExited": "the server exited: check its logs (set LOG_GROUP) and that the "
-    "CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
+    "EssentialContainerExited": "the server exited: read its last lines below (all of them: "
+    "python3 logs.py TASK_ID) and check that the CPU has AVX2, F16C and FMA3 (Fargate x86-64 does)",
     # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
     "SpotInterruption": "AWS took back the Fargate Spot capacity the task ran on, after two "
     "minutes' warning: not a crash, and nothing you did; start a new task with run_task.py, or "
@@ -78,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="task ids or ARNs (default: every task of ours)",
     )
     arguments.add_wait_arguments(parser)
+    parser.add_argument(
+        "--from-vpc",
+        action="store_true",
+        help="this machine is inside the task's VPC: check the server at its private IP too",
+    )
 
 
 def ended_by_lifetime(task: dict) -> bool:
@@ -268,6 +277,7 @@ def describe_task(args: argparse.Namespace) -> int:
         output.say(
             f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n{explain_stop(task, *limits)}"
         )
+        output.say(server_logs.last_lines(lambda task=task: definition_of(task), task))
     if stopped:
         if all(lifetime_limits.how_it_ended(task) == "idle" for task in stopped):
             raise errors.StepFailed("the task has ended, as nobody used it: nothing runs")
@@ -341,6 +351,21 @@ def describe_task(args: argparse.Namespace) -> int:
             output.say(f"task {name}: it also stops after {idle} minutes without a connection")
         if cost:
             output.say(f"task {name}: {cost[0]}")
+        if host and (public_ip or args.from_vpc):
+            answer = ready.check(
+                name,
+                host,
+                port,
+                definition,
+                seconds=args.timeout - (time.monotonic() - start) - 1,
+                interval=args.interval,
+                last_lines=lambda task=task, definition=definition: server_logs.last_lines(
+                    lambda: definition, task
+                ),
+            )
+            summary[-1]["server"] = answer.status or {"answers": True}
+        else:
+            output.say(ready.not_checked(name, private_ip))
         demo = "http_demo.py" if rest_mode(definition) else "get_status.py"
         output.say(f"try the demos: cd demo && python3 {demo} --host {host} --port {port}")
     if len(summary) > 1:

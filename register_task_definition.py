@@ -7,6 +7,8 @@ The licence key reaches the server from LICENSE_SECRET (ECS reads it when the ta
 never from the task definition. A second essential container exits after
 TASK_LIFETIME_MINUTES, or after TASK_IDLE_MINUTES without a connection to the server, which
 stops the task (both 0: no such container, the task runs until stopped).
+Both containers' output goes to CloudWatch Logs, to LOG_GROUP (by default /ecs/ + the family,
+made here when missing, kept LOG_RETENTION_DAYS; LOG_GROUP=off for none).
 """
 
 from plumbing import (
@@ -16,6 +18,7 @@ from plumbing import (
     exit_codes,
     iam_propagation,
     licence_secret,
+    log_group,
     output,
     redaction,
     runner,
@@ -98,8 +101,9 @@ def register_task_definition() -> int:
     # Every setting is checked before the first AWS call.
     constants.check(
         "TASK_FAMILY_NAME", "TASK_EXEC_ROLE", "IMAGE_NAME", "TASK_CPU", "TASK_MEMORY",
-        "TASK_LIFETIME_MINUTES", "TASK_IDLE_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT", "SD_API_TCP_LOCAL",
-        "SD_DEBUG_CRASH", "LOG_GROUP", "EFS_FILE_SYSTEM_ID", "LICENSE_SECRET",
+        "TASK_LIFETIME_MINUTES", "TASK_IDLE_MINUTES", "SD_API_TRANSPORT", "SD_API_TCP_PORT",
+        "SD_API_TCP_LOCAL", "SD_DEBUG_CRASH", "LOG_GROUP", "LOG_RETENTION_DAYS",
+        "EFS_FILE_SYSTEM_ID", "LICENSE_SECRET",
     )
     require_secret_for_rest()
     warn_about_settings()
@@ -131,15 +135,17 @@ def register_task_definition() -> int:
     }
     if arn:  # the licence key: ECS reads it from the secret when the task starts
         server["secrets"] = [{"name": constants.LICENSE_KEY_VARIABLE, "valueFrom": arn}]
-    if constants.LOG_GROUP:
-        server["logConfiguration"] = {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": constants.LOG_GROUP,
-                "awslogs-region": region,
-                "awslogs-stream-prefix": constants.CONTAINER_NAME,
-            },
-        }
+    # Each container's output to CloudWatch Logs, stream sd-apiserver/CONTAINER/TASK_ID.
+    logging = constants.LOG_GROUP and {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": constants.LOG_GROUP,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": constants.CONTAINER_NAME,
+        },
+    }
+    if logging:
+        server["logConfiguration"] = logging
     # An essential container that exits after TASK_LIFETIME_MINUTES (0), or after
     # TASK_IDLE_MINUTES without a connection to the server's port (3): ECS then stops the task
     # (plumbing/lifetime.py: busybox sh reading /proc/net/tcp; without an idle stop, a sleep).
@@ -153,6 +159,7 @@ def register_task_definition() -> int:
         "stopTimeout": 2,
         "cpu": constants.LIFETIME_CPU,
         "memory": constants.LIFETIME_MEMORY,
+        **({"logConfiguration": logging} if logging else {}),
     }
     # /var/data: EFS when configured, so crash dumps outlive the task; else task storage.
     data_volume = {"name": constants.DATA_VOLUME}
@@ -162,24 +169,33 @@ def register_task_definition() -> int:
             "transitEncryption": "ENABLED",
         }
 
+    if logging:
+        logs = clients.client("logs")
+        made = log_group.ensure(logs, constants.LOG_GROUP, constants.LOG_RETENTION_DAYS)
+        output.say(made)
+    else:
+        logs, made = None, ""
+        output.say("LOG_GROUP=off: the servers' output will not be kept anywhere")
+
     # A role made a moment ago may not be known to ECS yet: tried again for a while.
-    for attempt in iam_propagation.attempts():
-        with attempt:
-            response = ecs.register_task_definition(
-                family=constants.TASK_FAMILY_NAME,
-                executionRoleArn=constants.TASK_EXEC_ROLE,
-                networkMode="awsvpc",
-                requiresCompatibilities=["FARGATE"],
-                # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
-                runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-                cpu=str(constants.TASK_CPU),
-                memory=str(constants.TASK_MEMORY),
-                # Order means nothing to ECS; moto reports only the first container of a task, so the
-                # lifetime container goes first for the rehearsal to show its exit.
-                containerDefinitions=[lifetime_container, server] if lifetime or idle else [server],
-                volumes=[data_volume],
-                tags=[constants.PROJECT_TAG],
-            )
+    with log_group.removed_if_failed(logs, constants.LOG_GROUP, made):
+        for attempt in iam_propagation.attempts():
+            with attempt:
+                response = ecs.register_task_definition(
+                    family=constants.TASK_FAMILY_NAME,
+                    executionRoleArn=constants.TASK_EXEC_ROLE,
+                    networkMode="awsvpc",
+                    requiresCompatibilities=["FARGATE"],
+                    # The server needs an x86-64 CPU with AVX2, F16C and FMA3.
+                    runtimePlatform={"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+                    cpu=str(constants.TASK_CPU),
+                    memory=str(constants.TASK_MEMORY),
+                    # Order means nothing to ECS; moto reports only the first container of a
+                    # task, so the lifetime container goes first for the rehearsal to show its exit.
+                    containerDefinitions=[lifetime_container, server] if lifetime or idle else [server],
+                    volumes=[data_volume],
+                    tags=[constants.PROJECT_TAG],
+                )
     output.show(response)
     definition = response["taskDefinition"]
     output.say(

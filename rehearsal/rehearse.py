@@ -56,6 +56,18 @@ def lifetime_minutes(command: list[str]) -> int:
     return int(command[1] if command[0] == "sleep" else command[4]) // 60
 
 
+def awslogs_stream(definition: dict, task_arn: str) -> tuple[str, str] | None:
+    """(group, stream) where ECS's awslogs driver puts the server's output: the stream is
+    PREFIX/CONTAINER/TASK_ID. None when the task definition keeps no logs."""
+    for container in definition["containerDefinitions"]:
+        config = container.get("logConfiguration") or {}
+        if container["name"] == "sd-apiserver" and config.get("logDriver") == "awslogs":
+            options = config["options"]
+            prefix, name = options["awslogs-stream-prefix"], container["name"]
+            return options["awslogs-group"], f"{prefix}/{name}/{task_arn.rsplit('/', 1)[-1]}"
+    return None
+
+
 class RehearsalFailed(Exception):
     """A step did not do what the tutorial says; the message names it."""
 
@@ -225,18 +237,20 @@ class Rehearsal:
             env_file.write("".join(line + "\n" for line in created.splitlines() if "=" in line))
         self.step("Step 0: check the prerequisites", "check_prerequisites.py")
 
-    def started_task(self, run_task_output: str) -> dict:
-        """The one task run_task.py says it started, as moto knows it."""
+    def started_task(self, run_task_output: str) -> tuple[dict, str]:
+        """The one task run_task.py says it started, as moto knows it, and its ARN as the
+        steps see it (which names its log stream)."""
         [task] = json.loads(run_task_output)["tasks"]
+        seen_arn = task["taskArn"]
         if self.like_aws:  # the steps see real task ids; moto keeps its own
             from faults.aws_like import moto_arn
 
             task["taskArn"] = moto_arn(task["taskArn"])
-        return task
+        return task, seen_arn
 
     def do_what_fargate_does(self, run_task_output: str) -> None:
         """Give the task its public IP, read its licence secret, start the API server with it."""
-        task = self.started_task(run_task_output)
+        task, seen_arn = self.started_task(run_task_output)
         self.enter("Fargate's part: a public IP, the licence secret, the API server listening")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
@@ -246,17 +260,19 @@ class Rehearsal:
         ]
         server_environment = self.container_environment(definition)
         log = self.workdir / "api-server.log"
+        command = [sys.executable, "-m", "localserver", "--host", public_ip, "--detector", "marker"]
+        logged = awslogs_stream(definition, seen_arn)
+        if logged:
+            # The awslogs driver's part: the server's output into the local CloudWatch Logs.
+            group, stream = logged
+            command = [
+                *(sys.executable, "-m", "rehearsal.awslogs_driver", "--group", group),
+                *("--stream", stream, "--file", str(log), "--", *command),
+            ]
+            server_environment = {**server_environment, **self.env}
         with open(log, "w") as log_file:
             self.api_server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "localserver",
-                    "--host",
-                    public_ip,
-                    "--detector",
-                    "marker",
-                ],
+                command,
                 cwd=ROOT,
                 env=server_environment,
                 stdout=subprocess.DEVNULL,
@@ -272,6 +288,8 @@ class Rehearsal:
                 )
             time.sleep(0.1)
         print(f"{log.read_text().strip()} (pid {self.api_server.pid})\nits log: {log}")
+        if logged:
+            print(f"its output goes to log group {logged[0]}, stream {logged[1]}, as on ECS")
         self.play_lifetime(task["taskArn"], definition)
 
     def container_environment(self, definition: dict) -> dict[str, str]:
@@ -374,6 +392,9 @@ class Rehearsal:
             self.try_rest_demo(host, port, picture)
         else:
             self.try_thrift_demos(host, port, picture)
+        shown = self.step("Step 5: the server's log lines", "logs.py", "--lines", "20")
+        if "listening" not in shown:
+            raise RehearsalFailed("Step 5 failed: logs.py did not show the server's lines")
         if keep:
             return
         self.step("Step 6: stop the task", "stop_task.py", "--interval", "1")
@@ -400,7 +421,7 @@ class Rehearsal:
             "run_task.py",
             env=spot,
         )
-        task = self.started_task(started)
+        task, _ = self.started_task(started)
         self.enter("Fargate's part: the lifetime container watches for connections; none come")
         banner(self.stage)
         ecs, ec2 = self.moto.client("ecs"), self.moto.client("ec2")
@@ -534,7 +555,8 @@ class Rehearsal:
             "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in exports.items()) + "\n"
             "python3 describe_task.py  # the task is RUNNING; its API server answers at "
             f"{host}:{port}\n"
-            f"(cd demo && python3 get_status.py --host {host} --port {port})\n\n"
+            f"(cd demo && python3 get_status.py --host {host} --port {port})\n"
+            "python3 logs.py --lines 20  # its last lines (--follow: as they come, until it stops)\n\n"
             "A task you start yourself gets no public IP here (moto gives none) and no server.\n"
             "When you are done, step 6 and the clean-up of the local stand-ins:\n\n"
             "python3 stop_task.py --interval 1\n"

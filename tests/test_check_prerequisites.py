@@ -244,8 +244,8 @@ def build(world: World) -> dict[str, str]:
     if world.private_image:
         settings["IMAGE_NAME"] = PRIVATE_IMAGE
 
-    if world.log_group != "unset":
-        settings["LOG_GROUP"] = "/ecs/sd-apiserver"
+    # "unset" is logging turned off; "missing" is the default group, not made yet.
+    settings["LOG_GROUP"] = "off" if world.log_group == "unset" else "/ecs/sd-apiserver"
     if world.log_group == "ok":
         boto3.client("logs").create_log_group(logGroupName="/ecs/sd-apiserver")
 
@@ -378,8 +378,6 @@ def expected(world: World) -> tuple[set[str], set[str]]:
         problems.add("no ECS service-linked role")
     if not world.hostnames and world.efs not in ("unset", "missing"):
         problems.add("has DNS hostnames turned off")
-    if world.log_group == "missing":
-        problems.add("log group /ecs/sd-apiserver (LOG_GROUP) does not exist")
     if world.efs == "missing":
         problems.add("EFS file system fs-00000000 (EFS_FILE_SYSTEM_ID) does not exist")
     elif world.efs == "no_mount_target":
@@ -615,6 +613,17 @@ def test_a_permission_to_look_missing_is_a_warning(aws, run, monkeypatch):
 def test_policy_reading(statements, answer):
     resource = "arn:aws:ssm:us-east-1:123456789012:parameter/sd-apiserver/license"
     assert check_prerequisites.may(statements, "ssm:GetParameters", resource) == answer
+
+
+def test_the_default_log_group_not_made_yet_is_no_problem(aws, run):
+    # Logs are on by default (/ecs/ + TASK_FAMILY_NAME); the group is made at step 2.
+    result = run(check_prerequisites)
+    assert result.code == 0, result.err
+    assert (
+        "ok: log group /ecs/sd-apiserver (LOG_GROUP) does not exist yet: "
+        "register_task_definition.py makes it, tagged as this project's, keeping lines 7 days"
+    ) in result.err
+    assert "ok: role ecsTaskExecutionRole can write logs to /ecs/sd-apiserver" in result.err
 
 
 # --- network ACLs: a deny for part of a range, ephemeral ports

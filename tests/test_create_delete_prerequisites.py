@@ -153,7 +153,9 @@ def test_create_again_and_again_then_delete_leaves_what_was_there(
     assert deleted.json()["deleted"] == {
         "securityGroups": [outputs[0]["SEC_GROUP_NAME"]],
         "roles": [constants.EXECUTION_ROLE_NAME],
+        "logGroups": ["/ecs/sd-apiserver"],
     }
+    assert boto3.client("logs").describe_log_groups()["logGroups"] == []
     assert everything(aws_iam.ec2, iam) == before
     assert [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]] == policies_before
     again = run(delete_prerequisites)
@@ -186,7 +188,13 @@ def test_what_is_not_ours_is_left_alone(aws_iam, run):
     iam = boto3.client("iam")
     with pytest.raises(iam.exceptions.NoSuchEntityException):
         iam.get_role(RoleName=constants.EXECUTION_ROLE_NAME)
-    assert run(delete_prerequisites).json()["deleted"] == {"securityGroups": [], "roles": []}
+    assert run(delete_prerequisites).json()["deleted"] == {
+        "securityGroups": [],
+        "roles": [],
+        "logGroups": [],
+    }
+    # The run failed before the log group: none was made.
+    assert boto3.client("logs").describe_log_groups()["logGroups"] == []
 
 
 @pytest.mark.parametrize(
@@ -256,3 +264,28 @@ def test_help(script, capsys):
         script.main(["--help"])
     assert exit_.value.code == 0
     assert script.__doc__.strip().splitlines()[0] in capsys.readouterr().out
+
+
+# --- the log group: made tagged with its retention, deleted only when ours
+
+
+def test_log_group_made_tagged_and_deleted_only_when_ours(aws_iam, run, clean_settings):
+    logs = boto3.client("logs")
+    clean_settings.setenv("LOG_RETENTION_DAYS", "14")
+    assert run(create_prerequisites, "--cidr", MY_ADDRESS).code == 0
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/ecs/sd-apiserver")["logGroups"]
+    assert group["retentionInDays"] == 14
+    tags = logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"]
+    assert tags == {constants.PROJECT_TAG["key"]: constants.PROJECT_TAG["value"]}
+    # Someone's group of another name, and LOG_GROUP pointing at it: never deleted.
+    logs.create_log_group(logGroupName="/theirs")
+    clean_settings.setenv("LOG_GROUP", "/theirs")
+    result = run(delete_prerequisites)
+    assert result.code == 0, result.err
+    assert "log group /theirs is not tagged as this project's: left alone" in result.err
+    assert {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]} == {
+        "/theirs",
+        "/ecs/sd-apiserver",
+    }
+    clean_settings.delenv("LOG_GROUP")
+    assert run(delete_prerequisites).json()["deleted"]["logGroups"] == ["/ecs/sd-apiserver"]

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ import describe_task
 import register_task_definition
 import run_task
 import stop_task
+from conftest import start_local_server, stop_local_server
 from faults.aws_like import moto_arn
 from rehearsal import local_aws
 
@@ -34,11 +36,26 @@ def _start(run) -> str:
     return started.json()["tasks"][0]["taskArn"]
 
 
+_servers: list = []  # the local API servers a test started, stopped after it
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers():
+    yield
+    while _servers:
+        stop_local_server(_servers.pop())
+
+
 def _public_ip(fargate, cluster: str, arn: str) -> str:
-    """What Fargate does and moto does not: a public IP on the task's interface."""
-    return local_aws.give_public_ip(
+    """What Fargate does and moto does not: a public IP on the task's interface, and the server
+    listening there (describe_task.py's ready check asks it)."""
+    public_ip = local_aws.give_public_ip(
         fargate.server.client("ecs"), fargate.server.client("ec2"), cluster, moto_arn(arn)
     )
+    _servers.append(
+        start_local_server(Path("."), "tcp", "--host", public_ip, "--license", "test", port=9090)
+    )
+    return public_ip
 
 
 def test_the_steps_see_task_ids_of_the_real_shape(through_proxy, like_aws, run):

@@ -26,6 +26,7 @@ STEPS_IN_ORDER = [
     "$ python3 describe_task.py",
     "$ python3 get_status.py",
     "$ python3 detection_demo.py",
+    "$ python3 logs.py --lines 20",
     "$ python3 stop_task.py",
     "$ python3 list_tasks.py",
     "$ python3 delete_cluster.py",
@@ -88,6 +89,11 @@ def test_rehearsal_runs_every_step_in_order_and_leaves_nothing(tmp):
     assert "activated: yes" in output and "activate_server.py" not in output
     assert "rehearsal-licence" not in output
     assert "objects: 2 distinct (1, 2)" in output
+    # Ready means answering: describe_task.py met the server before it said "try the demos".
+    assert re.search(r"the server answers at 127[.\d]+:\d+: server \S+ \(API \S+\), activated", output)
+    # The awslogs driver's part: the server's own lines, read back from the local CloudWatch Logs.
+    shown = output.split("$ python3 logs.py --lines 20")[1].split("===")[0]
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ local API server listening on TCP", shown)
     assert '"taskArns": []' in output
     assert "rehearsal passed" in output
     # The cost lines (moto has no Price List: the shipped table, saying so), a forgotten
@@ -228,6 +234,7 @@ def test_keep_stops_before_step_6_and_its_instructions_work_and_clean_up(tmp):
         assert by_hand.returncode == 0, by_hand.stderr
         assert f"is RUNNING at {endpoint.group(1)}" in by_hand.stderr
         assert "activated: yes" in by_hand.stdout + by_hand.stderr
+        assert "local API server listening" in by_hand.stdout  # logs.py, after the rehearsal
 
         # The clean-up it prints leaves nothing: no task, no process, no file.
         done = subprocess.run(

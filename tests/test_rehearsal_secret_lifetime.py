@@ -16,9 +16,13 @@ REST_STEPS_IN_ORDER = [
     "read SD_API_LICENSE_KEY for the server from arn:aws:ssm:",
     "listening on HTTP 127.",
     "$ python3 describe_task.py",
+    ": the server answers at 127.",  # the ready check, over HTTP
     "try the demos: cd demo && python3 http_demo.py",
     "$ python3 http_demo.py",
     "2 object(s) found",
+    "$ python3 logs.py --lines 20",
+    "local API server listening on HTTP",  # its own lines, from the local CloudWatch Logs
+    '"POST /v1/detect HTTP/1.1" 200',
     "$ python3 stop_task.py",
     "$ python3 delete_cluster.py",
     "$ python3 store_license.py --delete",
@@ -72,6 +76,10 @@ def test_rehearsal_ends_the_task_when_its_lifetime_is_up(tmp_path, capsys):
         assert "stoppedReason: Essential container in task exited" in described.stderr
         assert "container lifetime: exit code 0" in described.stderr
         assert "hint" not in described.stderr
+        # The server's last lines follow, the very last one sent as its task stopped.
+        last_lines = described.stderr.split("the server's last")[1]
+        assert "local API server listening" in last_lines
+        assert "local API server stopped" in last_lines
         assert "the lifetime container exited after 60 minutes" in capsys.readouterr().out
     finally:
         rehearsal.stop()

@@ -22,6 +22,7 @@ import describe_clusters
 import describe_task
 import list_task_definition
 import list_tasks
+import logs
 import register_task_definition
 import run_task
 import stop_task
@@ -37,6 +38,7 @@ STEPS = [
     run_task,
     list_tasks,
     describe_task,
+    logs,
     stop_task,
     delete_cluster,
 ]
@@ -60,6 +62,7 @@ INVALID = {
     "SD_DEBUG_CRASH": "2",
     "EFS_FILE_SYSTEM_ID": "my-efs",
     "LOG_GROUP": "bad group!",
+    "LOG_RETENTION_DAYS": "8",
     "LICENSE_SECRET": "the key itself!",
     "TASK_LIFETIME_MINUTES": "forever",
     "TASK_IDLE_MINUTES": "10081",

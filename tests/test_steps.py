@@ -2,6 +2,7 @@
 
 import datetime
 
+import boto3
 import pytest
 
 import create_cluster
@@ -58,7 +59,19 @@ def test_task_definition_is_right_for_fargate(aws, run, clean_settings):
     assert {"name": "SD_API_TCP_PORT", "value": "7070"} in container["environment"]
     assert container["mountPoints"] == [{"sourceVolume": "sd-data", "containerPath": "/var/data"}]
     assert definition["volumes"] == [{"name": "sd-data"}]
-    assert "logConfiguration" not in container
+    # Logs are on by default: both containers write to /ecs/ + the family.
+    for each in definition["containerDefinitions"]:
+        assert each["logConfiguration"]["options"]["awslogs-group"] == "/ecs/sd-apiserver"
+
+
+def test_logs_off_leaves_no_log_configuration(aws, run, clean_settings):
+    clean_settings.setenv("LOG_GROUP", "off")
+    result = run(register_task_definition)
+    assert result.code == 0, result.err
+    assert "LOG_GROUP=off" in result.err
+    definition = aws.ecs.describe_task_definition(taskDefinition="sd-apiserver")["taskDefinition"]
+    assert all("logConfiguration" not in c for c in definition["containerDefinitions"])
+    assert boto3.client("logs").describe_log_groups()["logGroups"] == []
 
 
 def test_efs_and_logs(aws, run, clean_settings):

@@ -9,9 +9,10 @@ import list_tasks
 import register_task_definition
 import run_task
 import stop_task
+from conftest import start_local_server, stop_local_server
 
 
-def test_whole_tutorial(aws, run):
+def test_whole_tutorial(aws, run, tmp_path):
     created = run(create_cluster)
     assert created.code == 0
     assert created.json()["cluster"]["clusterName"] == "sd-test"
@@ -40,8 +41,16 @@ def test_whole_tutorial(aws, run):
     assert running.json()["taskArns"] == [task["taskArn"]]
 
     public_ip = aws.give_public_ip(task["taskArn"])
-    found = run(describe_task, "--interval", "0")
+    # Fargate's part: the server listening at the task's address (moto's are on loopback).
+    server = start_local_server(
+        tmp_path, "tcp", "--host", public_ip, "--license", "test-licence", port=9090
+    )
+    try:
+        found = run(describe_task, "--interval", "0")
+    finally:
+        stop_local_server(server)
     assert found.code == 0, found.err
+    assert f"the server answers at {public_ip}:9090: server " in found.err
     [summary] = found.json()["tasks"]
     assert summary["publicIp"] == public_ip
     assert summary["privateIp"].startswith("10.")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, start_local_server, stop_local_server
 from rehearsal import local_aws
 
 README_ORDER = [
@@ -64,7 +64,24 @@ def test_readme_steps_as_processes(moto_server, tmp_path, platform):
     env.update(PLATFORMS[platform])
 
     outputs = {}
-    public_ip = None
+    try:
+        run_in_order(env, outputs, moto_server, tmp_path)
+    finally:
+        if outputs.get("server"):
+            stop_local_server(outputs["server"])
+    public_ip = outputs["public_ip"]
+
+    assert outputs["describe_clusters.py"][0]["clusters"][0]["status"] == "ACTIVE"
+    assert len(outputs["list_tasks.py"][0]["taskArns"]) == 1
+    [described] = outputs["describe_task.py"][0]["tasks"]
+    assert public_ip.startswith("127.")
+    assert described["endpoint"] == f"{public_ip}:9090"
+    assert described["server"]["activated"] is True
+    assert outputs["list_tasks.py"][1] == {"taskArns": []}
+    assert outputs["delete_cluster.py"][0]["cluster"]["status"] == "INACTIVE"
+
+
+def run_in_order(env, outputs, moto_server, tmp_path):
     for script in README_ORDER:
         argv = [sys.executable, script] + (
             ["--interval", "0.2"] if script in ("describe_task.py", "stop_task.py") else []
@@ -77,20 +94,16 @@ def test_readme_steps_as_processes(moto_server, tmp_path, platform):
         outputs.setdefault(script, []).append(json.loads(result.stdout))
         if script == "run_task.py":
             [task] = outputs[script][0]["tasks"]
-            public_ip = local_aws.give_public_ip(
+            public_ip = outputs["public_ip"] = local_aws.give_public_ip(
                 moto_server.client("ecs"),
                 moto_server.client("ec2"),
                 "sd-rehearsal",
                 task["taskArn"],
             )
-
-    assert outputs["describe_clusters.py"][0]["clusters"][0]["status"] == "ACTIVE"
-    assert len(outputs["list_tasks.py"][0]["taskArns"]) == 1
-    [described] = outputs["describe_task.py"][0]["tasks"]
-    assert public_ip.startswith("127.")
-    assert described["endpoint"] == f"{public_ip}:9090"
-    assert outputs["list_tasks.py"][1] == {"taskArns": []}
-    assert outputs["delete_cluster.py"][0]["cluster"]["status"] == "INACTIVE"
+            # Fargate's part: the server listening at the task's address, activated.
+            outputs["server"] = start_local_server(
+                tmp_path, "tcp", "--host", public_ip, "--license", "test-licence", port=9090
+            )
 
 
 def test_the_windows_like_child_lacks_what_windows_lacks():

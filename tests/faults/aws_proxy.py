@@ -16,7 +16,7 @@ upstream endpoint unless a rule for its operation says otherwise:
         proxy.count("StopTask")                    # requests seen, for counting attempts
         proxy.play("DescribeTasks", handler)       # how the service behaves (see aws_like.py)
 
-The operation is the `X-Amz-Target` header's (ECS's JSON protocol) or the `Action` form field
+The operation is the `X-Amz-Target` header's (the JSON protocol of ECS, `AmazonEC2ContainerServiceV20141113.RunTask`, and of CloudWatch Logs, `Logs_20140328.GetLogEvents`) or the `Action` form field
 (the EC2, IAM and STS query protocol). "*" names every operation. `stop()` ends every
 connection and thread it started.
 """
@@ -40,9 +40,17 @@ ANY = "*"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 # (status, code) of a throttle and of a server error, per service, as each one answers them.
-THROTTLE = {"ecs": (400, "ThrottlingException"), "ec2": (503, "RequestLimitExceeded")}
+THROTTLE = {
+    "ecs": (400, "ThrottlingException"),
+    "ec2": (503, "RequestLimitExceeded"),
+    "logs": (400, "ThrottlingException"),  # CloudWatch Logs' JSON protocol (Logs_20140328.*)
+}
 THROTTLE_DEFAULT = (400, "Throttling")  # IAM, STS
-SERVER_ERROR = {"ecs": (500, "ServerException"), "ec2": (500, "InternalError")}
+SERVER_ERROR = {
+    "ecs": (500, "ServerException"),
+    "ec2": (500, "InternalError"),
+    "logs": (500, "ServiceUnavailableException"),
+}
 SERVER_ERROR_DEFAULT = (500, "ServiceFailure")
 
 
