@@ -9,6 +9,7 @@ characters in a line are shown as escapes (\\x1b), and a line over 2000 characte
 """
 
 from plumbing import arguments, clients, ecs_tasks, errors, exit_codes, output, runner
+from plumbing import lifetime as lifetime_limits
 from plumbing import logs as server_logs
 
 import argparse
@@ -199,10 +200,11 @@ def explain_ended(tasks: list, definitions: dict) -> int:
     stopped = [task for task in tasks if task["lastStatus"] == "STOPPED"]
     for task in stopped:
         definition = definitions.get(task["taskDefinitionArn"]) or {}
-        lifetime = ecs_tasks.lifetime_minutes(definition) if describe_task.ended_by_lifetime(task) else None
+        # As describe_task.py says it: by its lifetime, by the idle stop, or why else.
+        limits = lifetime_limits.limits(definition) if describe_task.ended_by_lifetime(task) else ()
         output.say(
             f"task {ecs_tasks.short_id(task['taskArn'])} stopped:\n"
-            f"{describe_task.explain_stop(task, lifetime)}"
+            f"{describe_task.explain_stop(task, *limits)}"
         )
     if any(crashed(task) for task in stopped):
         return exit_codes.EXIT_FAILED

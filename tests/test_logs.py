@@ -231,6 +231,7 @@ def test_follow_ends_when_the_task_is_stopped(task, run, aws):
 @pytest.mark.timeout(60)
 def test_follow_exits_1_when_the_server_crashed(ready, run, aws, clean_settings):
     clean_settings.setenv("TASK_LIFETIME_MINUTES", "0")
+    clean_settings.setenv("TASK_IDLE_MINUTES", "0")  # no lifetime container: the server alone
     assert run(__import__("register_task_definition")).code == 0
     [started] = run(run_task).json()["tasks"]
     arn = started["taskArn"]
