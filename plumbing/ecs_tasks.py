@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plumbing import lifetime, output
+from plumbing import lifetime
 from plumbing.deadlines import DeadlineExceeded
 from plumbing.errors import (
     NETWORK_ERRORS,
@@ -66,43 +66,6 @@ def lifetime_minutes(task_definition: dict[str, Any]) -> int | None:
     stopped, or until unused).
     """
     return lifetime.limits(task_definition)[0]
-
-
-def wait_for_tasks(
-    ecs: Any,
-    arns: list[str],
-    settled: Callable[[list[dict[str, Any]]], bool],
-    timeout: float,
-    interval: float,
-) -> list[dict[str, Any]]:
-    """Poll describe_tasks until `settled(tasks)`, showing each task's status; return the tasks.
-
-    Gives up before a check that would end after `timeout`; `runner.run(..., timeout=)` bounds
-    the whole step, a call that hangs inside the wait included.
-    """
-    progress = output.Progress()
-    start = time.monotonic()
-    try:
-        while True:
-            tasks = describe_tasks(ecs, arns)
-            known = {short_id(task["taskArn"]) for task in tasks}
-            missing = [arn for arn in arns if short_id(arn) not in known]
-            if missing:
-                raise StepFailed(
-                    f"ECS does not know task(s) {', '.join(missing)} in cluster "
-                    f"{constants.CLUSTER_NAME} (stopped tasks are forgotten after about an hour)"
-                )
-            status = ", ".join(f"{short_id(t['taskArn'])} {t['lastStatus']}" for t in tasks)
-            last_status[:] = [status]
-            elapsed = time.monotonic() - start
-            if settled(tasks):
-                return tasks
-            if elapsed + interval > timeout:
-                raise StepFailed(f"gave up after {timeout:.0f}s: {status}")
-            progress.update(f"waiting: {status}", elapsed)
-            time.sleep(interval)
-    finally:
-        progress.close()
 
 
 def try_every_task(arns: list[str], action: Callable[[str], Any]) -> dict[str, str]:
