@@ -190,12 +190,6 @@ def rest_mode(definition: dict) -> bool:
     )
 
 
-def backoff(interval: float, check: int) -> float:
-    """The pause before grace check number `check` (0, 1, ...): 1, 2, 4... s, at most `interval`
-    (and at least a fifth of a second, so that a grace in seconds is not a burst of calls)."""
-    return max(min(interval, 2.0**check), 0.2)
-
-
 def newest_stopped(ecs, cluster: str) -> list[str]:
     """The ARN of our task that stopped last (by its start), with a line saying it is not new."""
     stopped = ecs_tasks.describe_tasks(ecs, ecs_tasks.our_tasks(ecs, "STOPPED"))
@@ -244,7 +238,7 @@ def describe_task(args: argparse.Namespace) -> int:
                     status = f"{', '.join(map(ecs_tasks.short_id, missing))} not known to ECS yet"
                 else:
                     status = f"no task of ours listed in cluster {cluster} yet"
-                pause, unseen = backoff(args.interval, unseen), unseen + 1
+                pause, unseen = ecs_tasks.grace_pause(args.interval, unseen), unseen + 1
             elif missing:
                 raise errors.StepFailed(
                     f"ECS does not know task(s) {', '.join(missing)} in cluster {cluster} "

@@ -27,10 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_wait_arguments(parser)
 
 
-def pause(interval: float, check: int) -> float:
-    return max(min(interval, 2.0**check), 0.2)
-
-
 def stop_tasks(args: argparse.Namespace) -> int:
     cluster = constants.CLUSTER_NAME
     grace = constants.ECS_GRACE_SECONDS
@@ -49,7 +45,7 @@ def stop_tasks(args: argparse.Namespace) -> int:
 
     check = 0
     while not (arns := running()):
-        wait = pause(args.interval, check)
+        wait = ecs_tasks.grace_pause(args.interval, check)
         elapsed = time.monotonic() - start
         if elapsed + wait > min(grace, args.timeout):
             output.say(
@@ -103,7 +99,7 @@ def stop_tasks(args: argparse.Namespace) -> int:
             settled = not missing and all(t["lastStatus"] == "STOPPED" for t in tasks)
             if settled and listed_after_grace:
                 break
-            wait = pause(args.interval, unseen) if missing else args.interval
+            wait = ecs_tasks.grace_pause(args.interval, unseen) if missing else args.interval
             if settled:  # all stopped; the grace's last listing is still to come
                 wait = max(grace - elapsed, 0.0)
             unseen += bool(missing)

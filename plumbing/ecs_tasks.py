@@ -68,6 +68,13 @@ def lifetime_minutes(task_definition: dict[str, Any]) -> int | None:
     return lifetime.limits(task_definition)[0]
 
 
+def grace_pause(interval: float, check: int) -> float:
+    """The pause before look number `check` (0, 1, ...) for a task ECS may not know yet:
+    1, 2, 4... s, at most `interval`, at least a fifth of a second (so that a grace counted in
+    seconds is not a burst of calls)."""
+    return max(min(interval, 2.0**check), 0.2)
+
+
 def try_every_task(arns: list[str], action: Callable[[str], Any]) -> dict[str, str]:
     """Call `action(arn)` (an AWS call such as StopTask) for every task, going on when one fails.
 
